@@ -98,12 +98,13 @@ def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, f
     """
     rows: list[dict] = []
     files = expand_inputs(inputs)
-    with tqdm(files, unit="file", disable=not progress if progress is not None else None,
-              desc="extract") as bar:
-        for path in bar:
+    with tqdm(unit="frame", desc="extract", disable=not progress if progress is not None else None) as bar:
+        for number, path in enumerate(files, 1):
+            bar.set_postfix_str(f"file {number}/{len(files)}: {path.name}")
             for frame in iter_frames(path, every=every, fps=fps):
                 frame_rows = extractor.rows(frame)
                 rows.extend(frame_rows)
+                bar.update()
                 if on_problem is not None:
                     for row in frame_rows:
                         if not row["success"]:
