@@ -64,6 +64,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_phantom(args: argparse.Namespace) -> int:
+    """Generate a phantom data set (synthetic infant faces with known AU ground truth)."""
+    from .phantom import PhantomConfig, generate, load_rule
+
+    rule = load_rule(args.rule)
+    config = PhantomConfig(occluder_p=args.pacifier, fps=args.fps)
+    manifest = generate(args.out, n_subjects=args.subjects, frames_per_subject=args.frames, size=args.size,
+                        pain_rule=rule, population=args.population, seed=args.seed, videos=not args.no_videos,
+                        workers=args.workers, config=config)
+    print(f"auengine phantom: {args.subjects} subjects x {args.frames} frames, rule {rule.name!r} "
+          f"(scale {rule.scale}); manifest: {manifest}", file=sys.stderr)
+    return 0
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    """Validate a data-set manifest and summarise it."""
+    from .io.manifest import read_manifest
+
+    table = read_manifest(args.manifest, check_files=not args.no_file_check)
+    levels = table["level"].value_counts().sort_index()
+    print(f"{args.manifest}: {len(table)} rows, {table['subject'].nunique()} subjects; levels: "
+          + ", ".join(f"{level}: {count}" for level, count in levels.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     from .faces.detect import DETECTORS
@@ -90,6 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--format", choices=["csv", "parquet"], default="csv", help="table format")
     ext.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     ext.set_defaults(func=cmd_extract)
+
+    ph = sub.add_parser("phantom", help="generate synthetic infant faces with known AU ground truth")
+    ph.add_argument("--out", required=True, help="output folder")
+    ph.add_argument("--subjects", type=int, default=60, help="number of subjects (default 60)")
+    ph.add_argument("--frames", type=int, default=40, help="frames per subject (default 40)")
+    ph.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
+    ph.add_argument("--rule", default="default",
+                    help="pain rule: a preset (default, upper-face) or a YAML/JSON file")
+    ph.add_argument("--population", type=int, default=0, choices=[0, 1], help="identity distribution")
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--pacifier", type=float, default=0.08, metavar="P", help="probability of a pacifier")
+    ph.add_argument("--fps", type=float, default=10.0, help="frame rate of the sequences")
+    ph.add_argument("--no-videos", action="store_true", help="do not write MP4s of the sequences")
+    ph.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
+    ph.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    ph.set_defaults(func=cmd_phantom)
+
+    man = sub.add_parser("manifest", help="validate a data-set manifest (every bad row at once)")
+    man.add_argument("manifest")
+    man.add_argument("--no-file-check", action="store_true", help="do not check that image files exist")
+    man.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    man.set_defaults(func=cmd_manifest)
 
     demo = sub.add_parser("demo", help="the main job on embedded sample data")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")

@@ -43,3 +43,11 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
         os.replace(tmp.name, path)
         return path
     raise InputError(f"{path}: unknown table format {suffix!r}; use .csv or .parquet")
+
+
+def au_column(au: str, kind: str = "r") -> str:
+    """OpenFace-style column of a rule AU id: ``au_column("AU1") == "AU01_r"``; kind "c" for occurrence."""
+    digits = au.upper().removeprefix("AU")
+    if not digits.isdigit():
+        raise InputError(f"not an AU id: {au!r} (expected e.g. 'AU12')")
+    return f"AU{int(digits):02d}_{kind}"

@@ -1,0 +1,136 @@
+"""Data-set manifests: read, validate (every bad row at once), derive levels, split by subject.
+
+A manifest is a CSV with one row per image (docs/data-format.md): ``path`` (relative
+to the manifest), ``subject``, optional ``sequence``, ``frame``, ``time_s``,
+``dataset``, ``scale``, ``score``, ``level``, landmark columns ``x_0..y_67`` and
+ground truth ``gt_*``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+from ..errors import InputError
+from ..scales import get_scale, scale_names
+from .tables import write_table
+
+REQUIRED = ("path", "subject")
+MAX_LISTED = 20  # bad rows listed in one error message
+
+
+class ManifestError(InputError):
+    """A manifest with bad rows; ``problems`` lists (line, message) for each."""
+
+    def __init__(self, path: Path, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        shown = "; ".join(f"line {line}: {msg}" for line, msg in problems[:MAX_LISTED])
+        more = f"; ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        super().__init__(f"{path}: {len(problems)} bad row(s): {shown}{more}")
+
+
+def read_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame:
+    """Read and validate a manifest; derive ``level`` from scale + score where absent.
+
+    Returns the table with an added ``abspath`` column (absolute image paths).
+    Line numbers in errors are CSV lines (the header is line 1).
+
+    Raises
+    ------
+    InputError
+        Missing file or columns.
+    ManifestError
+        Every bad row at once: missing file, unknown scale, score out of range,
+        missing subject, duplicated path, missing score and level.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"manifest not found: {path}")
+    try:
+        table = pd.read_csv(path, dtype={"path": str, "subject": str, "sequence": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})".replace("\n", " ")) from None
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; a manifest needs at least "
+                         f"path and subject, plus scale+score or level")
+    if "level" not in table.columns and not {"scale", "score"} <= set(table.columns):
+        raise InputError(f"{path}: add 'scale' and 'score' columns, or a 'level' column")
+    table = table.copy()
+    table["abspath"] = [str((path.parent / p).resolve()) if isinstance(p, str) else "" for p in table["path"]]
+    problems = _problems(table, check_files)
+    if problems:
+        raise ManifestError(path, problems)
+    table["level"] = derive_levels(table)
+    return table
+
+
+def _problems(table: pd.DataFrame, check_files: bool) -> list[tuple[int, str]]:
+    problems: list[tuple[int, str]] = []
+    duplicated = table["path"].duplicated(keep="first")
+    has_scale = "scale" in table.columns
+    has_level = "level" in table.columns
+    for i, row in enumerate(table.itertuples(index=False)):
+        line = i + 2
+        record = row._asdict()
+        rel = record["path"]
+        if not isinstance(rel, str) or not rel.strip():
+            problems.append((line, "empty path"))
+        elif duplicated.iloc[i]:
+            problems.append((line, f"duplicated path {rel!r}"))
+        elif check_files and not Path(record["abspath"]).is_file():
+            problems.append((line, f"file not found: {rel}"))
+        if not isinstance(record["subject"], str) or not record["subject"].strip():
+            problems.append((line, "missing subject (needed for subject-wise splits)"))
+        level = record.get("level") if has_level else None
+        if has_scale and isinstance(record["scale"], str):
+            name = record["scale"].strip().lower()
+            if name not in scale_names():
+                problems.append((line, f"unknown scale {record['scale']!r} (use {', '.join(scale_names())})"))
+                continue
+            score = pd.to_numeric(pd.Series([record.get("score")]), errors="coerce").iloc[0]
+            scale = get_scale(name)
+            if pd.isna(score):
+                if level is None or pd.isna(level):
+                    problems.append((line, f"missing score for scale {name}"))
+            elif not scale.in_range(score):
+                problems.append((line, f"score {score:g} out of range [{scale.low:g}, {scale.high:g}] for {name}"))
+        elif level is None or pd.isna(level):
+            problems.append((line, "missing scale (and no level)"))
+    return problems
+
+
+def derive_levels(table: pd.DataFrame) -> pd.Series:
+    """Pain level per row: the given ``level`` where present, else the scale's bin of ``score``."""
+    levels = pd.to_numeric(table["level"], errors="coerce") if "level" in table.columns else \
+        pd.Series(np.nan, index=table.index)
+    if "scale" in table.columns:
+        for name, rows in table[levels.isna()].groupby(table["scale"].str.strip().str.lower()):
+            levels.loc[rows.index] = get_scale(name).level(rows["score"].astype(float))
+    return levels.astype(int)
+
+
+def write_manifest(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a manifest CSV atomically (without the derived ``abspath`` column)."""
+    return write_table(table.drop(columns=["abspath"], errors="ignore"), path)
+
+
+def subject_folds(table: pd.DataFrame, n_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """GroupKFold by subject: (train_index, test_index) pairs; no subject is in both."""
+    subjects = table["subject"].astype(str).to_numpy()
+    n_subjects = len(set(subjects))
+    if n_subjects < max(n_folds, 2):
+        raise InputError(f"{n_folds} subject-wise folds need at least {max(n_folds, 2)} subjects, "
+                         f"the manifest has {n_subjects}")
+    return list(GroupKFold(n_splits=n_folds).split(np.zeros(len(table)), groups=subjects))
+
+
+def subject_split(table: pd.DataFrame, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One subject-wise train/test split: (train_index, test_index)."""
+    subjects = table["subject"].astype(str).to_numpy()
+    if len(set(subjects)) < 2:
+        raise InputError("a subject-wise split needs at least 2 subjects")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+    return next(splitter.split(np.zeros(len(table)), groups=subjects))
