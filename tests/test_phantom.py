@@ -13,7 +13,7 @@ from auengine.errors import InputError
 from auengine.io.manifest import read_manifest
 from auengine.phantom import (PHANTOM_AUS, PainRule, apply_aus, generate, load_rule, neutral_landmarks,
                               render_example, sample_identity)
-from auengine.phantom.dataset import GT_AU_COLUMNS, sample_intensities
+from auengine.phantom.sampling import GT_AU_COLUMNS, sample_intensities
 
 
 @pytest.fixture(scope="module")

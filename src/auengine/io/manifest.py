@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from ..errors import InputError
 from ..scales import get_scale, scale_names
@@ -119,6 +118,8 @@ def write_manifest(table: pd.DataFrame, path: str | Path) -> Path:
 
 def subject_folds(table: pd.DataFrame, n_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
     """GroupKFold by subject: (train_index, test_index) pairs; no subject is in both."""
+    from sklearn.model_selection import GroupKFold
+
     subjects = table["subject"].astype(str).to_numpy()
     n_subjects = len(set(subjects))
     if n_subjects < max(n_folds, 2):
@@ -129,6 +130,8 @@ def subject_folds(table: pd.DataFrame, n_folds: int = 5) -> list[tuple[np.ndarra
 
 def subject_split(table: pd.DataFrame, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One subject-wise train/test split: (train_index, test_index)."""
+    from sklearn.model_selection import GroupShuffleSplit
+
     subjects = table["subject"].astype(str).to_numpy()
     if len(set(subjects)) < 2:
         raise InputError("a subject-wise split needs at least 2 subjects")

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..au.geometry import NUM_LANDMARKS
+from ..columns import LANDMARK_COLUMNS, au_column  # noqa: F401 (re-exported)
 from ..errors import InputError
-
-LANDMARK_COLUMNS = [f"x_{i}" for i in range(NUM_LANDMARKS)] + [f"y_{i}" for i in range(NUM_LANDMARKS)]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -44,10 +42,3 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
         return path
     raise InputError(f"{path}: unknown table format {suffix!r}; use .csv or .parquet")
 
-
-def au_column(au: str, kind: str = "r") -> str:
-    """OpenFace-style column of a rule AU id: ``au_column("AU1") == "AU01_r"``; kind "c" for occurrence."""
-    digits = au.upper().removeprefix("AU")
-    if not digits.isdigit():
-        raise InputError(f"not an AU id: {au!r} (expected e.g. 'AU12')")
-    return f"AU{int(digits):02d}_{kind}"
