@@ -83,3 +83,23 @@ def test_subject_splits_never_share_a_subject():
     assert not set(table.subject[train]) & set(table.subject[test]) and len(train) + len(test) == 70
     with pytest.raises(InputError, match="at least 5 subjects"):
         subject_folds(table.iloc[:3], 5)
+
+
+def test_frames_from_scored_video_time_points(tmp_path):
+    import cv2
+
+    from auengine.cli import main
+
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (32, 24))
+    for i in range(40):
+        writer.write(np.full((24, 32, 3), i * 5, np.uint8))
+    writer.release()
+    (tmp_path / "scores.csv").write_text("video,subject,time_s,scale,score\n"
+                                         "clip.mp4,baby1,0.5,flacc,1\nclip.mp4,baby1,2.0,flacc,8\n"
+                                         "clip.mp4,baby1,3.5,flacc,4\ngone.mp4,baby2,0,flacc,0\n")
+    assert main(["frames", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "out"), "--frames", "6"]) == 0
+    table = read_manifest(tmp_path / "out" / "manifest.csv")
+    assert len(table) == 6 + 6 + 5                      # the last time point runs out of video after 5 frames
+    assert list(table["frame"][:6]) == [5, 6, 7, 8, 9, 10]
+    assert list(table["level"].unique()) == [0, 3, 1]

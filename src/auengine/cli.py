@@ -89,6 +89,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_frames(args: argparse.Namespace) -> int:
+    """Scored video time points -> consecutive frames + manifest."""
+    from .io.annotations import frames_from_annotations
+
+    manifest, problems = frames_from_annotations(args.annotations, args.out, frames=args.frames)
+    for problem in problems:
+        _problem(problem)
+    print(f"auengine frames: manifest {manifest} ({len(problems)} problem(s))", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     from .faces.detect import DETECTORS
@@ -137,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     man.add_argument("--no-file-check", action="store_true", help="do not check that image files exist")
     man.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     man.set_defaults(func=cmd_manifest)
+
+    fr = sub.add_parser("frames", help="scored video time points -> consecutive frames and a manifest")
+    fr.add_argument("annotations", help="CSV: video, subject, time_s, scale, score")
+    fr.add_argument("--out", required=True, help="output folder (frames/ and manifest.csv)")
+    fr.add_argument("--frames", type=int, default=30, help="consecutive frames per time point (default 30)")
+    fr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    fr.set_defaults(func=cmd_frames)
 
     demo = sub.add_parser("demo", help="the main job on embedded sample data")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import warnings
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,20 +57,23 @@ def generate(out_dir: str | Path, *, n_subjects: int, frames_per_subject: int, s
     rows: list[dict] = []
     with tqdm(total=n_subjects * frames_per_subject, unit="img", desc="phantom",
               disable=not progress if progress is not None else None) as bar:
+        if workers > 1:
+            try:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=worker_init) as executor:
+                    for rows_of_subject in executor.map(subject_rows, tasks):
+                        rows.extend(rows_of_subject)
+                        bar.update(len(rows_of_subject))
+            except BrokenProcessPool as exc:
+                warnings.warn(f"phantom worker processes failed ({exc}); generating in this process "
+                              "(scripts that call generate() need an `if __name__ == '__main__':` guard)",
+                              RuntimeWarning, stacklevel=2)
+                rows, workers = [], 1
+                bar.reset()
         if workers <= 1:
-            results = map(subject_rows, tasks)
-            executor = None
-        else:
-            executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=worker_init)
-            results = executor.map(subject_rows, tasks)
-        try:
-            for rows_of_subject in results:
+            for rows_of_subject in map(subject_rows, tasks):
                 rows.extend(rows_of_subject)
                 bar.update(len(rows_of_subject))
-        finally:
-            if executor is not None:
-                executor.shutdown()
     table = pd.DataFrame(rows)
     table["scale"] = rule.scale
     table["level"] = rule.pain_scale.level(table["score"])

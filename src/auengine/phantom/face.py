@@ -66,14 +66,14 @@ def neutral_landmarks(identity: Identity) -> np.ndarray:
     yn = 0.33 * nl
     p[31:36] = [[-0.13 * nw, yn - 0.02], [-0.065 * nw, yn + 0.01], [0, yn + 0.02],
                 [0.065 * nw, yn + 0.01], [0.13 * nw, yn - 0.02]]
-    ym, mw, lt = 0.58 * identity.mouth_height, 0.21 * identity.mouth_width, identity.lip_thickness
+    ym, mw, lt = 0.56 * identity.mouth_height, 0.21 * identity.mouth_width, identity.lip_thickness
     p[48:60] = [[-mw, ym], [-0.6 * mw, ym - 0.055 * lt], [-0.22 * mw, ym - 0.07 * lt], [0, ym - 0.06 * lt],
                 [0.22 * mw, ym - 0.07 * lt], [0.6 * mw, ym - 0.055 * lt], [mw, ym],
                 [0.6 * mw, ym + 0.06 * lt], [0.22 * mw, ym + 0.08 * lt], [0, ym + 0.085 * lt],
                 [-0.22 * mw, ym + 0.08 * lt], [-0.6 * mw, ym + 0.06 * lt]]
     p[60:68] = [[-0.85 * mw, ym], [-0.35 * mw, ym - 0.008], [0, ym - 0.008], [0.35 * mw, ym - 0.008],
                 [0.85 * mw, ym], [0.35 * mw, ym + 0.008], [0, ym + 0.008], [-0.35 * mw, ym + 0.008]]
-    jw, yc, y0 = 0.95 * identity.face_width, 0.92 * identity.chin_length, -0.05
+    jw, yc, y0 = 0.95 * identity.face_width, 0.96 * identity.chin_length, -0.05
     phi = np.pi * (1 - np.arange(17) / 16)
     fullness = 0.8 / identity.cheek_fullness
     cos = np.cos(phi)

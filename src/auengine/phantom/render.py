@@ -50,7 +50,7 @@ class Nuisance:
     jpeg_quality: int = 0         # 0: no JPEG round trip
     occluder: str = "none"        # one of OCCLUDERS
     background_seed: int = 0
-    clutter: int = 6              # number of background shapes
+    clutter: bool = True          # cluttered background scene (False: plain)
 
 
 def sample_pose(rng: np.random.Generator, size: int, max_rotation: float = 20.0) -> Pose:
@@ -70,8 +70,7 @@ def sample_nuisance(rng: np.random.Generator, occluder_p: float = 0.1, hand_p: f
     return Nuisance(light_gain=float(rng.uniform(0, 0.35)), light_angle=float(rng.uniform(0, 2 * np.pi)),
                     blur_sigma=float(rng.uniform(0, 1.2)), noise_sigma=float(rng.uniform(0, 7)),
                     jpeg_quality=int(rng.integers(35, 96)) if rng.uniform() < 0.7 else 0,
-                    occluder=occluder, background_seed=int(rng.integers(2**31)),
-                    clutter=int(rng.integers(3, 10)))
+                    occluder=occluder, background_seed=int(rng.integers(2**31)))
 
 
 class _Canvas:
@@ -110,7 +109,8 @@ class _Canvas:
 
 
 def _c(colour) -> tuple[float, float, float]:
-    return tuple(min(255.0, max(0.0, float(v))) for v in colour)
+    values = colour.tolist() if isinstance(colour, np.ndarray) else colour
+    return tuple(min(255.0, max(0.0, v)) for v in values)
 
 
 @lru_cache(maxsize=256)
@@ -170,24 +170,40 @@ def render(identity: Identity, intensities: dict[str, float], pose: Pose, nuisan
     return image, canvas.to_px(pts)
 
 
+BACKGROUND_BANK = 64
+
+
 def _background(size: int, nuisance: Nuisance) -> np.ndarray:
-    """Out-of-focus clutter: random shapes drawn at half resolution, blurred, upscaled."""
-    rng = np.random.default_rng(nuisance.background_seed)
+    """Out-of-focus clutter: one of BACKGROUND_BANK cached scenes, shifted by a seed-given offset."""
+    if not nuisance.clutter:
+        return np.full((size, size, 3), (166, 104, 64), np.uint8)   # plain, for clean figures
+    scene = _background_bank(size)[nuisance.background_seed % BACKGROUND_BANK]
+    dy, dx = divmod((nuisance.background_seed // BACKGROUND_BANK) % (size * size), size)
+    return np.roll(scene, (dy, dx), axis=(0, 1))
+
+
+@lru_cache(maxsize=4)
+def _background_bank(size: int) -> np.ndarray:
+    """BACKGROUND_BANK scenes (n, size, size, 3) of 3-9 random shapes each, drawn at half size and blurred."""
+    rng = np.random.default_rng(2024)
     half = max(8, size // 2)
-    image = np.empty((half, half, 3), np.uint8)
-    image[:] = rng.uniform(60, 220, 3).astype(np.uint8)
-    for _ in range(nuisance.clutter):
-        colour = _c(rng.uniform(30, 240, 3))
-        kind = rng.integers(3)
-        a, b = rng.uniform(0, half, 2).astype(int), rng.uniform(0, half, 2).astype(int)
-        if kind == 0:
-            cv2.rectangle(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour, -1)
-        elif kind == 1:
-            cv2.circle(image, (int(a[0]), int(a[1])), int(rng.uniform(3, half / 4)), colour, -1, cv2.LINE_AA)
-        else:
-            cv2.line(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour, int(rng.integers(1, 5)),
-                     cv2.LINE_AA)
-    return cv2.resize(cv2.GaussianBlur(image, (0, 0), 1.0), (size, size), interpolation=cv2.INTER_LINEAR)
+    scenes = np.empty((BACKGROUND_BANK, size, size, 3), np.uint8)
+    for k in range(BACKGROUND_BANK):
+        image = np.empty((half, half, 3), np.uint8)
+        image[:] = rng.uniform(60, 220, 3).astype(np.uint8)
+        for _ in range(3 + k % 7):
+            colour = _c(rng.uniform(30, 240, 3))
+            kind = rng.integers(3)
+            a, b = rng.uniform(0, half, 2).astype(int), rng.uniform(0, half, 2).astype(int)
+            if kind == 0:
+                cv2.rectangle(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour, -1)
+            elif kind == 1:
+                cv2.circle(image, (int(a[0]), int(a[1])), int(rng.uniform(3, half / 4)), colour, -1, cv2.LINE_AA)
+            else:
+                cv2.line(image, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), colour, int(rng.integers(1, 5)),
+                         cv2.LINE_AA)
+        scenes[k] = cv2.resize(cv2.GaussianBlur(image, (0, 0), 1.0), (size, size), interpolation=cv2.INTER_LINEAR)
+    return scenes
 
 
 def _head(canvas: _Canvas, identity: Identity, pts: np.ndarray, skin: np.ndarray) -> None:
@@ -281,7 +297,7 @@ def _eyes(canvas, identity, pts, skin, s, g) -> None:
         canvas.fill(np.vstack([upper, upper[::-1] - [0, 0.14]]), skin)          # upper lid skin
         canvas.fill(np.vstack([lower, lower[::-1] + [0, 0.10]]), skin)          # lower lid skin
         tension = g("AU7")
-        canvas.line(upper, (40, 28, 25), 0.018 + 0.014 * tension + 0.01 * g("AU43"))    # lash line
+        canvas.line(upper, (40, 28, 25), 0.018 + 0.008 * tension + 0.008 * g("AU43"))   # lash line
         canvas.line(lower, _shade(skin, 0.72 - 0.2 * tension), 0.009 + 0.008 * tension)
         canvas.line(upper - [0, 0.05 + 0.02 * identity.eye_size], _shade(skin, 0.86), 0.01)  # lid crease
         if tension:  # tightened lower lid bulge
@@ -343,8 +359,8 @@ def _mouth(canvas, identity, pts, skin, s, g) -> None:
             target = pts[corner] + [0, s]
             canvas.ellipse(target, (0.055, 0.05), _shade(skin, 1 - 0.2 * g("AU20")))
             for k in (-1, 0, 1):
-                canvas.line([pts[corner] + [side * 0.02, 0.05], target + [0.03 * k, 0.02],
-                             target + [0.03 * k + side * 0.01, 0.1]], _shade(skin, 1 - 0.5 * g("AU20")), 0.014)
+                canvas.line([pts[corner] + [side * 0.02, 0.05], target + [0.03 * k, 0.0],
+                             target + [0.03 * k + side * 0.01, 0.04]], _shade(skin, 1 - 0.5 * g("AU20")), 0.014)
 
 
 def _occluder(canvas, nuisance: Nuisance, pts, skin, size: int) -> None:

@@ -171,4 +171,4 @@ def render_example(identity: Identity, intensities: dict[str, float], size: int 
                    angle_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A clean, frontal render (no nuisance) for figures and tests: (image, landmarks)."""
     pose = Pose(angle_deg, size / 2.7, (size / 2, size * 0.47))
-    return render(identity, intensities, pose, Nuisance(clutter=0), size)
+    return render(identity, intensities, pose, Nuisance(clutter=False), size)
