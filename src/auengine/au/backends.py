@@ -1,0 +1,167 @@
+"""AU intensity backends, chosen by name from ``AU_BACKENDS``.
+
+Each backend implements ``estimate(frames) -> DataFrame``: AU intensities (AU01_r..)
+for the rows of a frame table (an ``extract`` table or a manifest: identifiers and
+landmark columns), in the same order; rows without a face get NaN.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..columns import LANDMARK_COLUMNS, au_column
+from ..errors import BackendUnavailableError, InputError
+from ..registry import Registry
+from ..weights import download_allowed
+from .landmark_aus import OUTPUT_AUS, au_from_landmarks, table_attrs
+
+
+class AUBackend:
+    """Base class: subclasses set ``name`` and implement :meth:`estimate`."""
+
+    name = "base"
+
+    def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
+        """AU columns (AU01_r, ...) for each row of ``frames``."""
+        raise NotImplementedError
+
+
+AU_BACKENDS: Registry[AUBackend] = Registry("AU backend")
+
+
+def _usable(frames: pd.DataFrame) -> np.ndarray:
+    """Rows with a face and finite landmarks."""
+    if not set(LANDMARK_COLUMNS) <= set(frames.columns):
+        raise InputError("the frame table has no landmark columns x_0..x_67, y_0..y_67; run `auengine extract` first")
+    ok = np.isfinite(frames[LANDMARK_COLUMNS].to_numpy(dtype=float)).all(axis=1)
+    if "success" in frames.columns:
+        ok &= frames["success"].fillna(0).to_numpy() == 1
+    return ok
+
+
+@AU_BACKENDS.register("geometry")
+class GeometryBackend(AUBackend):
+    """Landmark geometry (offline default); ``neutral`` "auto" calibrates per subject (or per source)."""
+
+    name = "geometry"
+
+    def __init__(self, neutral: str = "auto") -> None:
+        if neutral not in ("auto", "none"):
+            raise InputError(f"neutral must be 'auto' or 'none', not {neutral!r}")
+        self.neutral = neutral
+
+    def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
+        from ..pipeline import landmarks_of
+
+        ok = _usable(frames)
+        usable = frames[ok]
+        group = "subject" if "subject" in frames.columns else "source"
+        parts = []
+        for _, rows in (usable.groupby(group, sort=False) if self.neutral == "auto" and len(usable) else
+                        [(None, usable)]):
+            if len(rows):
+                part = au_from_landmarks(landmarks_of(rows), neutral="auto" if self.neutral == "auto" else None)
+                part.index = rows.index
+                parts.append(part)
+        columns = [au_column(au) for au in OUTPUT_AUS]
+        out = (pd.concat(parts) if parts else pd.DataFrame(columns=columns, dtype=float)).reindex(frames.index)
+        out.attrs = {**table_attrs(), "neutral": self.neutral,
+                     "neutral_group": group if self.neutral == "auto" else None}
+        return out
+
+
+@AU_BACKENDS.register("table")
+class TableBackend(AUBackend):
+    """Join a precomputed AU table (OpenFace, py-feat or auengine) to frames by source file name and frame."""
+
+    name = "table"
+
+    def __init__(self, path: str | None = None) -> None:
+        if path is None:
+            raise InputError("the table backend needs the AU table: --au-table PATH")
+        from ..io.au_tables import au_columns, read_au_table
+
+        self.table = read_au_table(path)
+        self.columns = au_columns(self.table)
+        self.path = path
+
+    def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
+        source_column = "source" if "source" in frames.columns else "path"
+        keys = pd.DataFrame({"stem": frames[source_column].map(lambda s: Path(str(s)).stem),
+                             "frame": frames["frame"].fillna(0).astype(int).clip(lower=0)
+                             if "frame" in frames.columns else 0})
+        known = pd.DataFrame({"stem": self.table["source"].map(lambda s: Path(str(s)).stem),
+                              "frame": self.table["frame"].astype(int)})
+        known = pd.concat([known, self.table[self.columns]], axis=1)
+        single_source = known["stem"].nunique() == 1
+        on = ["frame"] if single_source else ["stem", "frame"]
+        merged = keys.merge(known.drop_duplicates(on)[on + self.columns], on=on, how="left")
+        merged.index = frames.index
+        out = merged[self.columns]
+        out.attrs = {"backend": "table", "au_table": str(self.path), "format": self.table.attrs.get("format")}
+        return out
+
+
+@contextmanager
+def _hub_offline_unless_allowed(download: bool | None):
+    """Make Hugging Face Hub fail fast (no retries) unless downloads are allowed."""
+    import huggingface_hub.constants as hub
+
+    previous = hub.HF_HUB_OFFLINE
+    hub.HF_HUB_OFFLINE = previous or not download_allowed(download)
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = previous
+
+
+@AU_BACKENDS.register("pyfeat")
+class PyFeatBackend(AUBackend):
+    """py-feat's AU model (Detectorv1, xgb AUs) on the frames' images; needs py-feat's weights.
+
+    Weights come from the Hugging Face cache; they are downloaded only when allowed
+    (AUENGINE_DOWNLOAD=1). py-feat reports occurrence probabilities, scaled x5 here.
+    """
+
+    name = "pyfeat"
+
+    def __init__(self, download: bool | None = None) -> None:
+        had_omp = "OMP_NUM_THREADS" in os.environ
+        try:
+            from feat import Detectorv1
+        except ImportError as exc:
+            raise BackendUnavailableError(f"py-feat is not installed ({exc}); run `make install`") from None
+        finally:
+            if not had_omp:
+                os.environ.pop("OMP_NUM_THREADS", None)   # py-feat sets it at import; keep our environment
+        try:
+            with _hub_offline_unless_allowed(download):
+                self._detector = Detectorv1(device="cpu")
+        except Exception as exc:  # py-feat raises hub errors of several kinds
+            raise BackendUnavailableError(
+                "py-feat's models are not in the local Hugging Face cache "
+                f"({type(exc).__name__}); on a connected machine run "
+                "`python -c 'from feat import Detectorv1; Detectorv1()'` and copy ~/.cache/huggingface here, "
+                "or allow downloading with AUENGINE_DOWNLOAD=1") from None
+
+    def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
+        from ..io.au_tables import _from_pyfeat, au_columns
+
+        source_column = "source" if "source" in frames.columns else "abspath"
+        parts = []
+        for source in frames[source_column].unique():
+            fex = self._detector.detect([str(source)], data_type="image")
+            table = _from_pyfeat(pd.DataFrame(fex), Path(str(source)))
+            parts.append(table.assign(source=str(source)))
+        found = pd.concat(parts).drop_duplicates("source")
+        columns = au_columns(found)
+        merged = frames[[source_column]].merge(found[["source"] + columns], left_on=source_column,
+                                               right_on="source", how="left")
+        merged.index = frames.index
+        out = merged[columns]
+        out.attrs = {"backend": "pyfeat", "note": "py-feat AU probabilities (0-1) multiplied by 5"}
+        return out
