@@ -6,7 +6,6 @@ landmark columns), in the same order; rows without a face get NaN.
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from ..columns import LANDMARK_COLUMNS, au_column
 from ..errors import BackendUnavailableError, InputError
+from ..optional import import_pyfeat
 from ..registry import Registry
 from ..weights import download_allowed
 from .landmark_aus import OUTPUT_AUS, au_from_landmarks, table_attrs
@@ -130,17 +130,10 @@ class PyFeatBackend(AUBackend):
     name = "pyfeat"
 
     def __init__(self, download: bool | None = None) -> None:
-        had_omp = "OMP_NUM_THREADS" in os.environ
-        try:
-            from feat import Detectorv1
-        except ImportError as exc:
-            raise BackendUnavailableError(f"py-feat is not installed ({exc}); run `make install`") from None
-        finally:
-            if not had_omp:
-                os.environ.pop("OMP_NUM_THREADS", None)   # py-feat sets it at import; keep our environment
+        feat = import_pyfeat()
         try:
             with _hub_offline_unless_allowed(download):
-                self._detector = Detectorv1(device="cpu")
+                self._detector = feat.Detectorv1(device="cpu")
         except Exception as exc:  # py-feat raises hub errors of several kinds
             raise BackendUnavailableError(
                 "py-feat's models are not in the local Hugging Face cache "

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import BackendUnavailableError, InputError
+from ..errors import InputError
+from ..optional import import_pyfeat
 from .tables import write_table
 
 AU_INTENSITY = re.compile(r"^AU(\d{2})_r$")
@@ -91,17 +92,9 @@ def write_au_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
 def to_fex(table: pd.DataFrame):
     """Export to a py-feat ``Fex`` (AU columns as AU01.. with values / 5, landmark columns kept).
 
-    py-feat is imported here, lazily; importing it sets OMP_NUM_THREADS=1 when unset,
-    which this function undoes for the environment (not for already-started runtimes).
+    py-feat is imported here, lazily (:func:`auengine.optional.import_pyfeat`).
     """
-    had_omp = "OMP_NUM_THREADS" in os.environ
-    try:
-        from feat import Fex
-    except ImportError as exc:
-        raise BackendUnavailableError(f"py-feat is not installed ({exc}); run `make install`") from None
-    finally:
-        if not had_omp:
-            os.environ.pop("OMP_NUM_THREADS", None)
+    Fex = import_pyfeat().Fex
     aus = {c: c[:-2] for c in au_columns(table)}
     landmarks = [c for c in table.columns if re.match(r"^[xy]_\d+$", c)]
     data = pd.concat([table[list(aus)].rename(columns=aus) / PYFEAT_SCALE, table[landmarks]], axis=1)
