@@ -185,3 +185,9 @@ def test_public_api_names(face):
 
     assert auengine.au_from_landmarks(face).shape == (1, 13)
     assert auengine.pspi is pspi and auengine.read_au_table is read_au_table
+
+
+def test_cli_aus_on_a_video(tmp_path, face_video):
+    assert main(["aus", str(face_video), "--out", str(tmp_path / "v.csv"), "--every", "6"]) == 0
+    table = pd.read_csv(tmp_path / "v.csv")
+    assert list(table["frame"]) == [0, 6] and table[AU_COLUMNS].notna().all().all()
