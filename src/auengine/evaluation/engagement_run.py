@@ -1,0 +1,90 @@
+"""AU engagement of trained e2e models: Grad-CAM on each fold's held-out subjects -> Eq. 2 ranking.
+
+For every fold in RUN, the fold's model scores its test (or validation) subjects'
+images; the CAM of the predicted class is kept for correctly classified images
+(predicted = true level, so it is the true class's CAM) and accumulated per AU
+region (landmarks from the manifest, mapped onto the S x S input grid). Streaming:
+batches are processed and dropped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ..au.rules import load_rules
+from ..columns import LANDMARK_COLUMNS
+from ..engagement import EngagementAccumulator
+from ..errors import InputError
+from ..explain.gradcam import gradcam
+from ..io.media import read_image
+from ..io.tables import write_table
+from ..models.data import ManifestImages
+from ..models.train import load_model
+from ..report.figures import cam_overlay, engagement_chart
+from ..report.overlay import write_png
+
+
+def fold_dirs(run: Path) -> list[Path]:
+    """The fold folders of a train-e2e run."""
+    folds = sorted(p for p in Path(run).glob("fold*") if (p / "model.json").is_file())
+    if not folds:
+        raise InputError(f"{run}: no trained folds (fold*/model.json); run `auengine train-e2e` first")
+    return folds
+
+
+def grid_landmarks(rows: pd.DataFrame, size: int) -> np.ndarray:
+    """Manifest landmarks (N, 68, 2) mapped onto the S x S network input (images resized to S x S)."""
+    values = rows[LANDMARK_COLUMNS].to_numpy(dtype=float)
+    points = np.stack([values[:, :68], values[:, 68:]], axis=-1)
+    from PIL import Image
+
+    sizes = np.array([Image.open(p).size for p in rows["abspath"]], dtype=float)   # (N, 2): W, H (header only)
+    scale = (size / sizes)[:, None, :]
+    return (points + 0.5) * scale - 0.5
+
+
+def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *, rules: str = "infant",
+                   batch_size: int = 16, n_boot: int = 1000, overlays_per_level: int = 3,
+                   progress: bool | None = None) -> pd.DataFrame:
+    """Engagement over all folds' held-out subjects; writes engagement.csv, per-level CSV, chart and overlays."""
+    if not set(LANDMARK_COLUMNS) <= set(table.columns):
+        raise InputError("the manifest has no landmark columns x_0..y_67; add landmarks (auengine extract) first")
+    out_dir = Path(out_dir)
+    rule_set = load_rules(rules)
+    accumulator = EngagementAccumulator(rule_set)
+    examples: dict[int, list] = {}
+    for fold in fold_dirs(run):
+        model, config = load_model(fold)
+        held_out = set(json.loads((fold / "split.json").read_text())["test_subjects"])
+        rows = table[table["subject"].astype(str).isin(held_out)]
+        dataset = ManifestImages(rows, config.size, train=False)
+        for start in tqdm(range(0, len(rows), batch_size), desc=f"engagement {fold.name}",
+                          disable=not progress if progress is not None else None):
+            batch = rows.iloc[start:start + batch_size]
+            images = torch.stack([dataset[i][0] for i in range(start, start + len(batch))])
+            cams, logits = gradcam(model, images, return_logits=True)
+            predicted = logits.argmax(axis=1)
+            levels = batch["level"].to_numpy()
+            landmarks = grid_landmarks(batch, config.size)
+            accumulator.update(cams, landmarks, correct=predicted == levels, subjects=batch["subject"].astype(str),
+                               levels=levels)
+            for i in np.flatnonzero(predicted == levels):
+                if len(examples.setdefault(int(levels[i]), [])) < overlays_per_level:
+                    examples[int(levels[i])].append((batch["abspath"].iloc[i], cams[i], landmarks[i], config.size))
+    result = accumulator.bootstrap(n_boot=n_boot)
+    write_table(result.reset_index(names="AU"), out_dir / "engagement.csv")
+    per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
+    write_table(per_level.reset_index(names="AU"), out_dir / "engagement_by_level.csv")
+    engagement_chart(result, out_dir / "engagement.png",
+                     f"AU engagement ({accumulator.n_images} correctly classified images, 95% CI by subject)")
+    for level, items in examples.items():
+        for k, (path, cam, landmarks, size) in enumerate(items):
+            image = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+            write_png(out_dir / "overlays" / f"level{level}_{k}.png", cam_overlay(image, cam, landmarks, rule_set))
+    return result

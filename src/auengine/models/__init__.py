@@ -1,0 +1,1 @@
+"""End-to-end pain CNNs: torchvision backbones, data, training."""
