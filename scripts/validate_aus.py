@@ -22,14 +22,13 @@ import numpy as np
 import pandas as pd
 
 from auengine.au.landmark_aus import au_from_landmarks
-from auengine.columns import au_column
+from auengine.columns import au_column, landmarks_of
 from auengine.faces.detect import DETECTORS, largest_first
 from auengine.faces.landmarks import LANDMARKERS
 from auengine.io.au_tables import read_au_table
 from auengine.io.manifest import read_manifest
 from auengine.io.media import read_image, sample_media_dir
 from auengine.phantom import PHANTOM_AUS, generate
-from auengine.pipeline import landmarks_of
 
 TARGET_R = 0.8
 

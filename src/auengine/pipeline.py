@@ -114,10 +114,4 @@ def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, f
     return table.astype({"frame": int, "face_id": int, "success": int})
 
 
-def landmarks_of(table: pd.DataFrame) -> np.ndarray:
-    """Landmarks (N, 68, 2) from a table's x_0..x_67, y_0..y_67 columns."""
-    values = table[LANDMARK_COLUMNS].to_numpy(dtype=np.float64)
-    return np.stack([values[:, :68], values[:, 68:]], axis=-1)
-
-
-__all__ = ["DEFAULT_CROP_SIZE", "EXTRACT_COLUMNS", "Extractor", "build_backends", "extract", "landmarks_of"]
+__all__ = ["DEFAULT_CROP_SIZE", "EXTRACT_COLUMNS", "Extractor", "build_backends", "extract"]

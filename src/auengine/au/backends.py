@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..columns import LANDMARK_COLUMNS, au_column
+from ..columns import LANDMARK_COLUMNS, au_column, landmarks_of
 from ..errors import BackendUnavailableError, InputError
 from ..optional import import_pyfeat
 from ..registry import Registry
@@ -55,8 +55,6 @@ class GeometryBackend(AUBackend):
         self.neutral = neutral
 
     def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
-        from ..pipeline import landmarks_of
-
         ok = _usable(frames)
         usable = frames[ok]
         group = "subject" if "subject" in frames.columns else "source"

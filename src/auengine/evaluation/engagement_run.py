@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..au.rules import load_rules
-from ..columns import LANDMARK_COLUMNS
+from ..columns import LANDMARK_COLUMNS, landmarks_of
 from ..engagement import EngagementAccumulator
 from ..errors import InputError
 from ..explain.gradcam import gradcam
@@ -40,8 +40,7 @@ def fold_dirs(run: Path) -> list[Path]:
 
 def grid_landmarks(rows: pd.DataFrame, size: int) -> np.ndarray:
     """Manifest landmarks (N, 68, 2) mapped onto the S x S network input (images resized to S x S)."""
-    values = rows[LANDMARK_COLUMNS].to_numpy(dtype=float)
-    points = np.stack([values[:, :68], values[:, 68:]], axis=-1)
+    points = landmarks_of(rows)
     from PIL import Image
 
     sizes = np.array([Image.open(p).size for p in rows["abspath"]], dtype=float)   # (N, 2): W, H (header only)
