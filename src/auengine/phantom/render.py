@@ -88,9 +88,11 @@ class _Canvas:
     def to_px(self, points: np.ndarray) -> np.ndarray:
         return np.asarray(points, float) @ self._linear + self._offset
 
-    def _fixed(self, points: np.ndarray) -> np.ndarray:
-        fixed = np.asarray(points, float) @ self._fixed_linear + self._fixed_offset
-        return np.floor(fixed).astype(np.int32).reshape(-1, 1, 2)
+    def _fixed(self, points) -> np.ndarray:
+        """(n, 2) int32 fixed-point pixel coordinates (1/16 px), as OpenCV's drawing takes them."""
+        fixed = np.asarray(points, float) @ self._fixed_linear
+        fixed += self._fixed_offset
+        return fixed.astype(np.int32)
 
     def fill(self, points, colour) -> None:
         cv2.fillPoly(self.image, [self._fixed(points)], _c(colour), cv2.LINE_AA, SHIFT)
