@@ -103,3 +103,15 @@ def test_import_has_no_side_effects():
             "assert not {'torch', 'feat', 'facenet_pytorch', 'dlib', 'face_alignment'} & set(sys.modules), "
             "sorted({'torch', 'feat', 'dlib'} & set(sys.modules))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_debug_shows_the_traceback_in_either_position(tmp_path, monkeypatch, position):
+    from auengine.errors import WeightsNotFoundError
+
+    monkeypatch.setenv("AUENGINE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    command = ["extract", "x.jpg", "--out", str(tmp_path), "--detector", "face-alignment"]
+    argv = ["--debug", *command] if position == "before" else [*command, "--debug"]
+    with pytest.raises(WeightsNotFoundError):
+        main(argv)

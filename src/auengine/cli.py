@@ -186,8 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"auengine {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    # --debug also after the subcommand; SUPPRESS keeps a subparser from resetting `auengine --debug ...`
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
 
-    ext = sub.add_parser("extract", help="faces and 68 landmarks from images, folders and videos")
+    ext = sub.add_parser("extract", parents=[common], help="faces and 68 landmarks from images, folders and videos")
     ext.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
     ext.add_argument("--out", required=True, help="output folder")
     ext.add_argument("--detector", default="auto", choices=DETECTORS.names(), help="face detector (default: auto = mtcnn)")
@@ -201,10 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--all-faces", action="store_true", help="keep every face (default: the largest only)")
     ext.add_argument("--overlay", action="store_true", help="write PNGs with landmarks and AU regions")
     ext.add_argument("--format", choices=["csv", "parquet"], default="csv", help="table format")
-    ext.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     ext.set_defaults(func=cmd_extract)
 
-    ph = sub.add_parser("phantom", help="generate synthetic infant faces with known AU ground truth")
+    ph = sub.add_parser("phantom", parents=[common], help="generate synthetic infant faces with known AU ground truth")
     ph.add_argument("--out", required=True, help="output folder")
     ph.add_argument("--subjects", type=int, default=60, help="number of subjects (default 60)")
     ph.add_argument("--frames", type=int, default=40, help="frames per subject (default 40)")
@@ -217,16 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     ph.add_argument("--fps", type=float, default=10.0, help="frame rate of the sequences")
     ph.add_argument("--no-videos", action="store_true", help="do not write MP4s of the sequences")
     ph.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
-    ph.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     ph.set_defaults(func=cmd_phantom)
 
-    man = sub.add_parser("manifest", help="validate a data-set manifest (every bad row at once)")
+    man = sub.add_parser("manifest", parents=[common], help="validate a data-set manifest (every bad row at once)")
     man.add_argument("manifest")
     man.add_argument("--no-file-check", action="store_true", help="do not check that image files exist")
-    man.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     man.set_defaults(func=cmd_manifest)
 
-    aus = sub.add_parser("aus", help="AU intensities (0-5) from images, videos or a landmark table")
+    aus = sub.add_parser("aus", parents=[common], help="AU intensities (0-5) from images, videos or a landmark table")
     aus.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="images, folders, videos, or one extract table / manifest with landmarks")
     aus.add_argument("--out", required=True, help="output table (.csv or .parquet)")
@@ -239,12 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     aus_sampling = aus.add_mutually_exclusive_group()
     aus_sampling.add_argument("--every", type=int, default=1, metavar="N")
     aus_sampling.add_argument("--fps", type=float, metavar="F")
-    aus.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     aus.set_defaults(func=cmd_aus)
 
     from .models.backbones import BACKBONES
 
-    tr = sub.add_parser("train-e2e", help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
+    tr = sub.add_parser("train-e2e", parents=[common], help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
     tr.add_argument("manifest")
     tr.add_argument("--out", required=True, help="run folder")
     tr.add_argument("--backbone", default="resnet18", choices=BACKBONES)
@@ -256,28 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--weights", default="imagenet", help="imagenet (when available), none, or a weights file")
     tr.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     tr.set_defaults(func=cmd_train_e2e)
 
-    en = sub.add_parser("engagement", help="AU engagement ranking from a train-e2e run")
+    en = sub.add_parser("engagement", parents=[common], help="AU engagement ranking from a train-e2e run")
     en.add_argument("run", help="train-e2e run folder")
     en.add_argument("manifest", help="the manifest the run was trained on (with landmarks)")
     en.add_argument("--out", required=True)
     en.add_argument("--rules", default="infant", help="AU rule set name or file")
     en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
-    en.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     en.set_defaults(func=cmd_engagement)
 
-    fr = sub.add_parser("frames", help="scored video time points -> consecutive frames and a manifest")
+    fr = sub.add_parser("frames", parents=[common], help="scored video time points -> consecutive frames and a manifest")
     fr.add_argument("annotations", help="CSV: video, subject, time_s, scale, score")
     fr.add_argument("--out", required=True, help="output folder (frames/ and manifest.csv)")
     fr.add_argument("--frames", type=int, default=30, help="consecutive frames per time point (default 30)")
-    fr.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     fr.set_defaults(func=cmd_frames)
 
-    demo = sub.add_parser("demo", help="the main job on embedded sample data")
+    demo = sub.add_parser("demo", parents=[common], help="the main job on embedded sample data")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    demo.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
     return parser
 
