@@ -84,27 +84,38 @@ class _Canvas:
         self._fixed_linear = self._linear * ONE
         self._fixed_offset = self._offset * ONE + 0.5
         self.px = pose.scale  # pixels per face unit
+        self._ops: list[tuple] = []
 
     def to_px(self, points: np.ndarray) -> np.ndarray:
         return np.asarray(points, float) @ self._linear + self._offset
 
-    def _fixed(self, points) -> np.ndarray:
-        """(n, 2) int32 fixed-point pixel coordinates (1/16 px), as OpenCV's drawing takes them."""
-        fixed = np.asarray(points, float) @ self._fixed_linear
-        fixed += self._fixed_offset
-        return fixed.astype(np.int32)
-
     def fill(self, points, colour) -> None:
-        cv2.fillPoly(self.image, [self._fixed(points)], _c(colour), cv2.LINE_AA, SHIFT)
+        """Queue a filled polygon (points in face units); drawn by :meth:`flush`."""
+        self._ops.append((True, [points], _c(colour), 0, False))
 
     def line(self, points, colour, width_units: float, closed: bool = False) -> None:
         self.lines([points], colour, width_units, closed)
 
     def lines(self, polylines, colour, width_units: float, closed: bool = False) -> None:
-        """Several polylines in one colour and width (one OpenCV call)."""
-        thickness = max(1, int(round(width_units * self.px)))
-        fixed = [self._fixed(p) for p in polylines]
-        cv2.polylines(self.image, fixed, closed, _c(colour), thickness, cv2.LINE_AA, SHIFT)
+        """Queue polylines of one colour and width (face units); drawn by :meth:`flush`."""
+        self._ops.append((False, list(polylines), _c(colour), max(1, int(round(width_units * self.px))), closed))
+
+    def flush(self) -> np.ndarray:
+        """Draw the queued shapes in order: one coordinate transform for all of them."""
+        if self._ops:
+            shapes = [np.asarray(p, float) for _, group, _, _, _ in self._ops for p in group]
+            ends = np.cumsum([len(p) for p in shapes])[:-1]
+            fixed = np.concatenate(shapes) @ self._fixed_linear
+            fixed += self._fixed_offset
+            pieces = iter(np.split(fixed.astype(np.int32), ends))
+            for is_fill, group, colour, thickness, closed in self._ops:
+                polygons = [next(pieces) for _ in group]
+                if is_fill:
+                    cv2.fillPoly(self.image, polygons, colour, cv2.LINE_AA, SHIFT)
+                else:
+                    cv2.polylines(self.image, polygons, closed, colour, thickness, cv2.LINE_AA, SHIFT)
+            self._ops = []
+        return self.image
 
     def ellipse(self, center, radii, colour, angle0: float = 0.0, n: int = 28) -> None:
         self.fill(ellipse_points(center, radii, angle0, n), colour)
@@ -135,12 +146,14 @@ def ellipse_points(center, radii, angle0: float = 0.0, n: int = 28, start: float
     return out
 
 
-def _shade(colour, factor: float) -> np.ndarray:
-    return np.asarray(colour, float) * factor
+def _shade(colour, factor: float) -> tuple[float, ...]:
+    """The colour scaled by ``factor`` (plain floats: this runs ~100 times per image)."""
+    return tuple(float(v) * factor for v in colour)
 
 
-def _mix(a, b, t: float) -> np.ndarray:
-    return np.asarray(a, float) * (1 - t) + np.asarray(b, float) * t
+def _mix(a, b, t: float) -> tuple[float, ...]:
+    """Linear blend of two colours: a at t = 0, b at t = 1."""
+    return tuple(float(x) * (1 - t) + float(y) * t for x, y in zip(a, b))
 
 
 def render(identity: Identity, intensities: dict[str, float], pose: Pose, nuisance: Nuisance,
@@ -158,7 +171,7 @@ def render(identity: Identity, intensities: dict[str, float], pose: Pose, nuisan
     pts = apply_aus(neutral_landmarks(identity), intensities)
     image = _background(size, nuisance)
     canvas = _Canvas(image, pose)
-    skin = np.asarray(identity.skin)
+    skin = tuple(map(float, identity.skin))
     s = float(np.linalg.norm(pts[39] - pts[42]))
 
     _head(canvas, identity, pts, skin)
@@ -168,7 +181,7 @@ def render(identity: Identity, intensities: dict[str, float], pose: Pose, nuisan
     _nose(canvas, pts, skin, g)
     _mouth(canvas, identity, pts, skin, s, g)
     _occluder(canvas, nuisance, pts, skin, size)
-    image = _camera(canvas.image, nuisance, rng)
+    image = _camera(canvas.flush(), nuisance, rng)
     return image, canvas.to_px(pts)
 
 
@@ -335,7 +348,7 @@ def _nose(canvas, pts, skin, g) -> None:
 
 
 def _mouth(canvas, identity, pts, skin, s, g) -> None:
-    lips = np.asarray(identity.lips)
+    lips = tuple(map(float, identity.lips))
     if g("AU10"):  # deepened philtrum and a raised, everted upper lip
         for side in (-1, 1):
             canvas.line([pts[33] + [side * 0.025, 0.01], pts[51] + [side * 0.03, -0.015]],
