@@ -62,34 +62,32 @@ class EngagementAccumulator:
         """Images counted so far."""
         return sum(self._counts.values())
 
-    def _mean(self, keys) -> np.ndarray:
-        total = sum((self._sums[k] for k in keys), np.zeros(len(self.aus)))
-        count = sum(self._counts[k] for k in keys)
-        if count == 0:
+    def _by_subject(self, level: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-subject region sums (S, n_AUs) and image counts (S,), optionally for one level."""
+        totals: dict[str, np.ndarray] = {}
+        counts: dict[str, int] = {}
+        for (subject, lv), count in self._counts.items():
+            if level is None or lv == level:
+                totals[subject] = totals.get(subject, 0) + self._sums[(subject, lv)]
+                counts[subject] = counts.get(subject, 0) + count
+        if not counts:
             raise InputError("no image counted (none correctly classified, or no regions inside the CAMs)")
-        return total / count
+        subjects = sorted(counts)
+        return np.array([totals[s] for s in subjects]), np.array([counts[s] for s in subjects])
 
     def engagement(self, level: int | None = None) -> pd.Series:
         """Eq. 2 per AU, normalised to sum 1, sorted high to low (optionally one level only)."""
-        keys = [k for k in self._counts if level is None or k[1] == level]
-        return _ranking(self._mean(keys), self.aus)
-
-    def raw(self) -> pd.Series:
-        """Eq. 2 per AU before normalisation (mean CAM value in the regions)."""
-        return pd.Series(self._mean(list(self._counts)), index=self.aus, name="mean_cam")
+        sums, counts = self._by_subject(level)
+        return _ranking(sums.sum(axis=0) / counts.sum(), self.aus)
 
     def bootstrap(self, n_boot: int = 1000, seed: int = 0, level: int | None = None) -> pd.DataFrame:
         """Normalised engagement with 95 % intervals from resampling subjects (with replacement)."""
-        subjects = sorted({k[0] for k in self._counts if level is None or k[1] == level})
-        sums = np.array([sum((self._sums[k] for k in self._counts if k[0] == s and (level is None or k[1] == level)),
-                             np.zeros(len(self.aus))) for s in subjects])
-        counts = np.array([sum(self._counts[k] for k in self._counts if k[0] == s and (level is None or k[1] == level))
-                           for s in subjects])
+        sums, counts = self._by_subject(level)
         rng = np.random.default_rng(seed)
         draws = np.empty((n_boot, len(self.aus)))
         for b in range(n_boot):
-            pick = rng.integers(0, len(subjects), len(subjects))
-            mean = sums[pick].sum(axis=0) / max(counts[pick].sum(), 1)
+            pick = rng.integers(0, len(counts), len(counts))
+            mean = sums[pick].sum(axis=0) / counts[pick].sum()
             draws[b] = mean / mean.sum()
         point = self.engagement(level)
         low = pd.Series(np.percentile(draws, 2.5, axis=0), index=self.aus)

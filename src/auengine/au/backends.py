@@ -144,14 +144,14 @@ class PyFeatBackend(AUBackend):
                 "or allow downloading with AUENGINE_DOWNLOAD=1") from None
 
     def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
-        from ..io.au_tables import _from_pyfeat, au_columns
+        from ..io.au_tables import from_pyfeat, au_columns
 
         source_column = "source" if "source" in frames.columns else "abspath"
         parts = []
         for source in frames[source_column].unique():
             with _pyfeat_guard():
                 fex = self._detector.detect([str(source)], data_type="image")
-            table = _from_pyfeat(pd.DataFrame(fex), Path(str(source)))
+            table = from_pyfeat(pd.DataFrame(fex), Path(str(source)))
             parts.append(table.assign(source=str(source)))
         found = pd.concat(parts).drop_duplicates("source")
         columns = au_columns(found)

@@ -46,7 +46,7 @@ def read_au_table(path: str | os.PathLike) -> pd.DataFrame:
     if au_columns(table) and {"timestamp", "confidence", "success"} <= set(table.columns):
         return _from_openface(table, path)
     if any(PYFEAT_AU.match(c) for c in table.columns):
-        return _from_pyfeat(table, path)
+        return from_pyfeat(table, path)
     if au_columns(table):
         table.attrs["format"] = "auengine"
         return table
@@ -69,7 +69,7 @@ def _from_openface(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return out
 
 
-def _from_pyfeat(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+def from_pyfeat(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     """py-feat Fex CSV: AU01.. occurrence probabilities, 'input', 'frame', FaceRect*."""
     out = pd.DataFrame({
         "source": table["input"] if "input" in table.columns else path.stem,

@@ -71,6 +71,8 @@ def _problems(table: pd.DataFrame, check_files: bool) -> list[tuple[int, str]]:
     duplicated = table["path"].duplicated(keep="first")
     has_scale = "scale" in table.columns
     has_level = "level" in table.columns
+    scores = pd.to_numeric(table["score"], errors="coerce") if "score" in table.columns else \
+        pd.Series(np.nan, index=table.index)
     for i, row in enumerate(table.itertuples(index=False)):
         line = i + 2
         record = row._asdict()
@@ -89,7 +91,7 @@ def _problems(table: pd.DataFrame, check_files: bool) -> list[tuple[int, str]]:
             if name not in scale_names():
                 problems.append((line, f"unknown scale {record['scale']!r} (use {', '.join(scale_names())})"))
                 continue
-            score = pd.to_numeric(pd.Series([record.get("score")]), errors="coerce").iloc[0]
+            score = scores.iloc[i]
             scale = get_scale(name)
             if pd.isna(score):
                 if level is None or pd.isna(level):

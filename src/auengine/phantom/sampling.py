@@ -8,7 +8,7 @@ This module avoids heavy imports: it runs in worker processes.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -131,8 +131,7 @@ def _render_subject(task: tuple, writer_pool: ThreadPoolExecutor) -> tuple[list[
             pose = Pose(pose0.angle_deg + 3 * np.sin(0.7 * t + wobble[0]), pose0.scale,
                         (pose0.center[0] + 3 * np.sin(0.5 * t + wobble[1]),
                          pose0.center[1] + 2 * np.sin(0.6 * t + wobble[2])))
-            frame_nuisance = replace(nuisance, noise_sigma=nuisance.noise_sigma)
-            image, landmarks = render(identity, dict(zip(PHANTOM_AUS, intensities[i])), pose, frame_nuisance,
+            image, landmarks = render(identity, dict(zip(PHANTOM_AUS, intensities[i])), pose, nuisance,
                                       config.size, rng)
             name = f"images/{subject}/seq0_f{i:04d}.jpg"
             pending.append(writer_pool.submit(_write_jpeg, Path(out_dir) / name, image))
