@@ -48,6 +48,36 @@ def test_fast_equals_reference_on_a_trained_model():
     np.testing.assert_allclose(gradcam(model, images, method="fast"), reference_gradcam(model, images), atol=1e-4)
 
 
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_both_fast_engines_equal_the_reference(resnet, monkeypatch, engine):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("AUENGINE_CAM_ENGINE", engine)
+    images = torch.randn(2, 3, 80, 80)
+    np.testing.assert_allclose(gradcam(resnet, images, method="fast"), reference_gradcam(resnet, images), atol=1e-4)
+
+
+def test_onnx_session_follows_weight_changes():
+    """The exported session is rebuilt after an in-place weight update (a stale one would give old maps)."""
+    pytest.importorskip("onnxruntime")
+    from auengine.explain.onnx_engine import onnx_forward
+
+    torch.manual_seed(3)
+    model = torchvision.models.resnet18(num_classes=3).eval()
+    images = torch.randn(2, 3, 64, 64)
+    first = onnx_forward(model, images)[1]
+    with torch.no_grad():
+        model.fc.weight.mul_(-1.0)
+        model.layer4[0].conv1.weight.add_(0.05)
+    second = onnx_forward(model, images)[1]
+    with torch.no_grad():
+        expected = model(images)
+    assert not torch.allclose(first, second)
+    torch.testing.assert_close(second, expected, atol=1e-4, rtol=1e-4)
+    model.load_state_dict(torchvision.models.resnet18(num_classes=3).state_dict())     # copy_ bumps versions
+    with torch.no_grad():
+        torch.testing.assert_close(onnx_forward(model, images)[1], model(images), atol=1e-4, rtol=1e-4)
+
+
 def test_hooks_are_released(resnet):
     layer = resnet.layer4[-1]
     before = (len(layer._forward_hooks), len(layer._backward_hooks), len(layer._forward_pre_hooks))

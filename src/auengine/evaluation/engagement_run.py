@@ -50,8 +50,12 @@ def grid_landmarks(rows: pd.DataFrame, size: int) -> np.ndarray:
 
 def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *, rules: str = "infant",
                    batch_size: int = 16, n_boot: int = 1000, overlays_per_level: int = 3,
-                   progress: bool | None = None) -> pd.DataFrame:
-    """Engagement over all folds' held-out subjects; writes engagement.csv, per-level CSV, chart and overlays."""
+                   target_layer: str | None = None, progress: bool | None = None) -> pd.DataFrame:
+    """Engagement over all folds' held-out subjects; writes engagement.csv, per-level CSV, chart and overlays.
+
+    ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block
+    (the paper's); earlier layers have finer maps (ResNet at 224 px: layer4 7 x 7, layer3 14 x 14).
+    """
     if not set(LANDMARK_COLUMNS) <= set(table.columns):
         raise InputError("the manifest has no landmark columns x_0..y_67; add landmarks (auengine extract) first")
     out_dir = Path(out_dir)
@@ -60,6 +64,12 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     examples: dict[int, list] = {}
     for fold in fold_dirs(run):
         model, config = load_model(fold)
+        layer = None
+        if target_layer is not None:
+            modules = dict(model.named_modules())
+            if target_layer not in modules:
+                raise InputError(f"{fold}: the model has no layer {target_layer!r} (e.g. layer3, layer4)")
+            layer = modules[target_layer]
         held_out = set(json.loads((fold / "split.json").read_text())["test_subjects"])
         rows = table[table["subject"].astype(str).isin(held_out)]
         dataset = ManifestImages(rows, config.size, train=False)
@@ -67,7 +77,7 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
                           disable=not progress if progress is not None else None):
             batch = rows.iloc[start:start + batch_size]
             images = torch.stack([dataset[i][0] for i in range(start, start + len(batch))])
-            cams, logits = gradcam(model, images, return_logits=True)
+            cams, logits = gradcam(model, images, target_layer=layer, return_logits=True)
             predicted = logits.argmax(axis=1)
             levels = batch["level"].to_numpy()
             landmarks = grid_landmarks(batch, config.size)

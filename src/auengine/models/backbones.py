@@ -37,14 +37,76 @@ def replace_head(model: nn.Module, n_levels: int) -> nn.Module:
     return model
 
 
+HEADS = ("linear", "fc512", "gap2048")
+
+
+def fc512_head(in_features: int, n_out: int) -> nn.Sequential:
+    """Zhao et al.'s pain classifier: FC512-ReLU-Dropout(0.5)-BN-FC128-ReLU-Dropout(0.5)-BN-FC(n_out)."""
+    return nn.Sequential(nn.Linear(in_features, 512), nn.ReLU(), nn.Dropout(0.5), nn.BatchNorm1d(512),
+                         nn.Linear(512, 128), nn.ReLU(), nn.Dropout(0.5), nn.BatchNorm1d(128), nn.Linear(128, n_out))
+
+
+def gap2048_head(in_features: int, n_out: int) -> nn.Sequential:
+    """The thesis's head after global average pooling: dense 2048 and 1024 with ReLU and dropout 0.5, then n_out."""
+    return nn.Sequential(nn.Linear(in_features, 2048), nn.ReLU(), nn.Dropout(0.5), nn.Linear(2048, 1024), nn.ReLU(),
+                         nn.Dropout(0.5), nn.Linear(1024, n_out))
+
+
+def attach_head(model: nn.Module, n_out: int, head: str = "linear") -> nn.Module:
+    """Replace the classifier: "linear" (last layer only), "fc512" (Zhao et al.), "gap2048" (thesis).
+
+    For VGGs, "fc512" reads the flattened 7 x 7 x 512 conv output (Keras include_top=False
+    + Flatten) and "gap2048" the globally average-pooled 512 channels; ResNets already pool.
+    """
+    if head == "linear":
+        return replace_head(model, n_out)
+    if head not in HEADS:
+        raise InputError(f"unknown head {head!r}; choose one of: {', '.join(HEADS)}")
+    build = fc512_head if head == "fc512" else gap2048_head
+    if hasattr(model, "fc"):
+        model.fc = build(model.fc.in_features, n_out)
+    else:
+        channels = model.features[-3].out_channels
+        if head == "gap2048":
+            model.avgpool = nn.AdaptiveAvgPool2d(1)
+        model.classifier = build(channels * (1 if head == "gap2048" else 49), n_out)
+    return model
+
+
+def backbone_blocks(model: nn.Module) -> list[nn.Module]:
+    """The backbone's stages in order: VGG conv blocks (ending at each max-pool), ResNet stem + layer1-4."""
+    if hasattr(model, "layer1"):
+        stem = nn.ModuleList([model.conv1, model.bn1])
+        return [stem, model.layer1, model.layer2, model.layer3, model.layer4]
+    blocks, current = [], []
+    for layer in model.features:
+        current.append(layer)
+        if isinstance(layer, nn.MaxPool2d):
+            blocks.append(nn.ModuleList(current))
+            current = []
+    return blocks
+
+
+def freeze_blocks(model: nn.Module, n_blocks: int) -> nn.Module:
+    """Stop gradients in the first ``n_blocks`` backbone stages (the thesis freezes early VGG blocks)."""
+    blocks = backbone_blocks(model)
+    if not 0 <= n_blocks <= len(blocks):
+        raise InputError(f"cannot freeze {n_blocks} blocks: the backbone has {len(blocks)}")
+    for block in blocks[:n_blocks]:
+        for parameter in block.parameters():
+            parameter.requires_grad_(False)
+    return model
+
+
 def build_model(backbone: str = "resnet18", n_levels: int = 4, *, weights: str | None = "imagenet",
-                download: bool | None = None) -> tuple[nn.Module, str]:
+                download: bool | None = None, head: str = "linear") -> tuple[nn.Module, str]:
     """A backbone with an n-level head, and a note on how it was initialised.
 
     Parameters
     ----------
     backbone : str
         One of BACKBONES.
+    head : "linear" (paper: last layer replaced), "fc512" or "gap2048" (see :func:`attach_head`)
     weights : "imagenet", None, or a path
         "imagenet": torchvision's ImageNet weights when available (else random init with
         a warning); None: random init; a path: a state dict (.safetensors, or a .pth read
@@ -72,7 +134,7 @@ def build_model(backbone: str = "resnet18", n_levels: int = 4, *, weights: str |
     if state is not None:
         own = model.state_dict()
         model.load_state_dict({k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False)
-    return replace_head(model, n_levels), init
+    return attach_head(model, n_levels, head), init
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:

@@ -22,9 +22,11 @@ from tqdm import tqdm
 from ..errors import BundleError
 from ..evaluation.metrics import classification_metrics
 from ..io.tables import atomic_write_json
-from .backbones import build_model
+from .backbones import build_model, freeze_blocks
 from .data import ManifestImages
 
+#: parameter-name prefixes of the classifier heads (for the L1 penalty)
+HEAD_PREFIXES = ("fc.", "classifier.")
 CHECKPOINT = "checkpoint.safetensors"
 MODEL = "model.safetensors"
 
@@ -42,10 +44,16 @@ class TrainConfig:
     size: int = 224
     class_weights: bool = False
     weights: str | None = "imagenet"      # "imagenet", None (random) or a file
-    metric: str = "WA"                    # validation metric that picks the best epoch
+    metric: str = "WA"                    # validation metric that picks the best epoch, or "loss" (lowest)
     seed: int = 0
     precision: str = "auto"               # "auto": bfloat16 autocast where the CPU supports it, else "fp32"
     schedule: str = "cosine"              # learning rate from lr (the paper's initial rate) to 0; or "constant"
+    head: str = "linear"                  # classifier head: "linear", "fc512" (Zhao et al.), "gap2048" (thesis)
+    freeze: int = 0                       # leading backbone blocks kept frozen
+    augment: str = "aueipa"               # augmentation preset (models/data.py AUGMENTATIONS)
+    l1: float = 0.0                       # L1 penalty on the head's weights (thesis)
+    patience: int = 0                     # stop after this many epochs without a better validation score (0: never)
+    defer_below: float = 0.0              # manual assessment branch: defer frames with max softmax < this (0: never)
 
 
 def use_bf16(config: TrainConfig) -> bool:
@@ -57,7 +65,7 @@ def use_bf16(config: TrainConfig) -> bool:
 
 
 def _loader(table: pd.DataFrame, config: TrainConfig, train: bool, generator=None) -> DataLoader:
-    return DataLoader(ManifestImages(table, config.size, train), batch_size=config.batch_size, shuffle=train,
+    return DataLoader(ManifestImages(table, config.size, train, config.augment), batch_size=config.batch_size, shuffle=train,
                       generator=generator, num_workers=0)
 
 
@@ -83,8 +91,11 @@ def train_model(train_table: pd.DataFrame, val_table: pd.DataFrame, config: Trai
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    model, init = build_model(config.backbone, config.n_levels, weights=config.weights)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    model, init = build_model(config.backbone, config.n_levels, weights=config.weights, head=config.head)
+    freeze_blocks(model, config.freeze)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                 weight_decay=config.weight_decay)
+    head_weights = [p for name, p in model.named_parameters() if name.startswith(HEAD_PREFIXES) and p.ndim > 1]
     steps_per_epoch = max(1, -(-len(train_table) // config.batch_size))
     counts = np.bincount(train_table["level"], minlength=config.n_levels).astype(float)
     class_weight = (torch.tensor(counts.sum() / np.maximum(counts, 1) / config.n_levels, dtype=torch.float32)
@@ -105,20 +116,38 @@ def train_model(train_table: pd.DataFrame, val_table: pd.DataFrame, config: Trai
             optimizer.zero_grad()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config)):
                 loss = loss_fn(model(images).float(), levels)
+            if config.l1:
+                loss = loss + config.l1 * sum(w.abs().sum() for w in head_weights)
             loss.backward()
             optimizer.step()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-        predicted = predict_proba(model, val_table, config).argmax(axis=1)
-        scores = classification_metrics(val_table["level"], predicted, labels=range(config.n_levels))
+        probabilities = predict_proba(model, val_table, config)
+        scores = classification_metrics(val_table["level"], probabilities.argmax(axis=1), labels=range(config.n_levels))
+        scores["loss"] = log_loss(val_table["level"].to_numpy(), probabilities)
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in scores.items()}})
-        if scores[config.metric] > best_score:
-            best_score, best_state = scores[config.metric], copy.deepcopy(model.state_dict())
+        score = -scores["loss"] if config.metric == "loss" else scores[config.metric]
+        if score > best_score:
+            best_score, best_state = score, copy.deepcopy(model.state_dict())
         _checkpoint(out_dir, config, model, optimizer, generator, history, best_score, best_state)
+        if config.patience and len(history) - _best_index(history, config.metric) > config.patience:
+            break
     model.load_state_dict(best_state)
-    best_epoch = max(history, key=lambda h: h[f"val_{config.metric}"])["epoch"]
+    best_epoch = history[_best_index(history, config.metric)]["epoch"]
     save_model(model, out_dir, config, {"init": init, "best_epoch": best_epoch, f"val_{config.metric}": best_score})
     return model, pd.DataFrame(history)
+
+
+def log_loss(levels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean cross-entropy of the true levels under the predicted probabilities (N, n_levels)."""
+    picked = probabilities[np.arange(len(levels)), np.asarray(levels, dtype=int)]
+    return float(-np.log(np.clip(picked, 1e-12, 1)).mean())
+
+
+def _best_index(history: list[dict], metric: str) -> int:
+    """Index of the best epoch so far (lowest validation loss, or highest metric; the first on ties)."""
+    values = [h[f"val_{metric}"] * (-1 if metric == "loss" else 1) for h in history]
+    return int(np.argmax(values))
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float) -> None:
@@ -142,7 +171,7 @@ def load_model(folder: str | Path) -> tuple[nn.Module, TrainConfig]:
     except (OSError, ValueError) as exc:
         raise BundleError(f"{folder}: no readable model.json ({exc}); train with `auengine train-e2e`") from None
     config = TrainConfig(**meta["config"])
-    model, _ = build_model(config.backbone, config.n_levels, weights=None)
+    model, _ = build_model(config.backbone, config.n_levels, weights=None, head=config.head)
     model.load_state_dict(load_file(str(folder / MODEL)))
     return model.eval(), config
 
@@ -164,7 +193,8 @@ def _checkpoint(out_dir, config, model, optimizer, generator, history, best_scor
 
 def _resume(out_dir, config, model, optimizer, generator):
     meta = json.loads((out_dir / "checkpoint.json").read_text())
-    if meta["config"] != json.loads(json.dumps(asdict(config))):
+    saved = asdict(TrainConfig(**meta["config"]))         # fields added since the checkpoint take their defaults
+    if json.loads(json.dumps(saved)) != json.loads(json.dumps(asdict(config))):
         raise BundleError(f"{out_dir}: a checkpoint of a different configuration is here; use another --out "
                           "or delete checkpoint.* to start over")
     tensors = load_file(str(out_dir / CHECKPOINT))
