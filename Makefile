@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch/torchvision first, pinned: these exact releases lie on this machine's disk.
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'
 	# facenet-pytorch (MTCNN) last and without its deps: its metadata pins torch<2.3,
 	# yet it runs on current torch (tests/test_faces.py checks it on real photos).
 	$(BIN)/pip install -q --no-deps facenet-pytorch==2.6.0

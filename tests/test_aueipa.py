@@ -253,3 +253,27 @@ def test_cli_predict_on_a_manifest(bundle_dir, tiny_phantom, tmp_path):
     code = main(["predict", str(bundle_folder), str(manifest), "--out", str(tmp_path / "scored.csv")])
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert code == 0 and len(scored) == len(train) and scored["intensity"].between(0, 10).all()
+
+
+def test_cli_train_regressor_and_evaluate_without_cnn(tiny_phantom, tmp_path):
+    from auengine.cli import main
+
+    train, test = tiny_phantom
+    manifests = []
+    for name, table in (("a", train), ("b", test)):
+        path = tmp_path / name / "manifest.csv"
+        path.parent.mkdir()
+        table.drop(columns=["abspath"]).assign(path=table["abspath"]).to_csv(path, index=False)
+        manifests.append(str(path))
+    engagement = tmp_path / "engagement.csv"
+    pd.DataFrame({"AU": ["AU27", "AU25", "AU10", "AU20", "AU9", "AU6", "AU12", "AU1", "AU2", "AU4", "AU7", "AU43"],
+                  "engagement": np.linspace(0.14, 0.03, 12)}).to_csv(engagement, index=False)
+    assert main(["train-regressor", manifests[0], "--engagement", str(engagement), "--folds", "3",
+                 "--out", str(tmp_path / "reg")]) == 0
+    bundle = load_bundle(tmp_path / "reg" / "bundle")
+    assert bundle.manifest["training_data"]["synthetic"] is True and 1 <= bundle.manifest["k"] <= 12
+    assert main(["evaluate", "--train", manifests[0], "--test", manifests[1], "--backbones", "none",
+                 "--engagement", str(engagement), "--folds", "3", "--out", str(tmp_path / "eval")]) == 0
+    results = pd.read_csv(tmp_path / "eval" / "results.csv")
+    assert set(results["dataset"]) == {"train", "b"} and (tmp_path / "eval" / "core_aus.png").is_file()
+    assert main(["train-regressor", manifests[0], "--folds", "3", "--out", str(tmp_path / "x")]) == 2

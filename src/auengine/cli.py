@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .faces.detect import DETECTORS
     from .faces.landmarks import LANDMARKERS
     from .cli_models import add_model_commands
+    from .cli_score import add_score_command
 
     parser = argparse.ArgumentParser(prog="auengine", description="AU-centric facial analysis of infant pain.")
     parser.add_argument("--version", action="version", version=f"auengine {__version__}")
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     fr.set_defaults(func=cmd_frames)
 
     add_model_commands(sub, common)
+    add_score_command(sub, common)
     return parser
 
 

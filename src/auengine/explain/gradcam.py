@@ -108,7 +108,7 @@ def gradcam(model: nn.Module, images: torch.Tensor, *, target_layer: nn.Module |
     if method == "reference" or head is None:
         cams, logits = _reference(model, images, layer, targets)
     else:
-        activations, logits = _forward(model, layer, images)          # (N, C, h, w), (N, n_classes)
+        activations, logits = forward_with_activations(model, layer, images)        # (N, C, h, w), (N, n_classes)
         classes = _classes(targets, logits)
         weights = head.weight[classes] / (activations.shape[-2] * activations.shape[-1])   # (N, C)
         cams = torch.einsum("nc,nchw->nhw", weights.detach(), activations).numpy()
@@ -116,7 +116,7 @@ def gradcam(model: nn.Module, images: torch.Tensor, *, target_layer: nn.Module |
     return (maps, logits.detach().numpy()) if return_logits else maps
 
 
-def _forward(model: nn.Module, layer: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_with_activations(model: nn.Module, layer: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Target-layer activations and logits from one forward pass (ONNX Runtime when available)."""
     from .onnx_engine import onnx_forward
 

@@ -1,0 +1,1 @@
+"""Video scoring for clinicians: `auengine score` (streaming, epochs, review list, reports, many videos)."""

@@ -1,0 +1,190 @@
+"""Score one video with a bundle: frames -> faces -> AUs -> intensity -> epochs -> review -> outputs.
+
+Frames stream through (decoded in a thread, faces tracked between detections); only the
+per-frame numbers are kept (68 landmarks as float32, a few scores), so memory grows by
+about 600 bytes per frame, not by images. AUs are computed once at the end because the
+geometry backend's neutral is per video (each AU's least active 10 % of frames).
+Outputs go to OUT/<video stem>/, written atomically; summary.json is written last and
+marks the video as done.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..au.backends import GeometryBackend
+from ..bundle import load_bundle
+from ..columns import LANDMARK_COLUMNS
+from ..errors import InputError, NoFaceError
+from ..io.tables import atomic_write_json, write_table
+from ..scales import get_scale
+from .stream import FaceTracker, FrameReader
+from .timeline import ReviewRules, confidence, epoch_table, fixed_epochs, read_epochs_csv, smooth
+
+SUMMARY = "summary.json"
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How videos are scored (everything but the bundle and the paths)."""
+
+    detect_every: int = 10
+    detector: str = "auto"
+    landmarks: str = "dlib"
+    epoch_s: float = 1.0
+    epochs_csv: str | None = None
+    threshold: float | None = None        # "time above" threshold; default: the scale's first pain edge
+    smooth_s: float = 0.5
+    cnn: str | None = None                # a train-e2e fold folder (or run folder: its fold0)
+    cnn_batch: int = 16
+    review: ReviewRules = field(default_factory=ReviewRules)
+    thumbnails: bool = True
+    report: bool = True
+
+
+def video_dir(out: Path, video: Path) -> Path:
+    """The output folder of one video."""
+    return Path(out) / video.stem
+
+
+def is_done(out: Path, video: Path) -> bool:
+    """Whether a previous run finished this video (its summary.json exists)."""
+    return (video_dir(out, video) / SUMMARY).is_file()
+
+
+def track_video(path: Path, tracker: FaceTracker, on_frame=None) -> tuple[pd.DataFrame, np.ndarray, float, str | None]:
+    """Faces of every frame: (table of time/face/box, landmarks (N, 68, 2) float32 with NaN rows, fps, error)."""
+    times, found, boxes, points = [], [], [], []
+    empty = np.full((68, 2), np.nan, np.float32)
+    with FrameReader(path) as reader:
+        for index, time_s, image in reader:
+            result = tracker.step(image)
+            times.append(time_s)
+            found.append(result.landmarks is not None)
+            boxes.append((result.box.x0, result.box.y0, result.box.x1, result.box.y1) if result.box else (np.nan,) * 4)
+            points.append(result.landmarks.astype(np.float32) if result.landmarks is not None else empty)
+            if on_frame is not None:
+                on_frame(index, image, result)
+        fps, error = reader.fps, reader.error
+    table = pd.DataFrame({"frame": np.arange(len(times)), "time_s": times, "face_found": found})
+    table[["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]] = np.array(boxes, dtype=float).reshape(-1, 4)
+    return table, np.array(points, dtype=np.float32).reshape(-1, 68, 2), fps, error
+
+
+def au_table(source: str, frames: pd.DataFrame, landmarks: np.ndarray) -> pd.DataFrame:
+    """Geometry AU intensities for tracked frames (NaN where no face); per-video neutral."""
+    columns = pd.DataFrame(np.concatenate([landmarks[:, :, 0], landmarks[:, :, 1]], axis=1), columns=LANDMARK_COLUMNS,
+                           index=frames.index)
+    table = pd.concat([frames[["frame"]].assign(source=source, success=frames["face_found"].astype(int)), columns],
+                      axis=1)
+    return GeometryBackend(neutral="auto").estimate(table)
+
+
+def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, options: ScoreOptions = ScoreOptions(),
+                backends=None) -> dict:
+    """Score one video; returns its summary (also written to OUT/<stem>/summary.json)."""
+    from ..pipeline import build_backends
+
+    started = time.perf_counter()
+    video = Path(video)
+    target = video_dir(Path(out), video)
+    bundle = load_bundle(bundle_dir)
+    scale = get_scale(bundle.manifest["scale"])
+    detector, landmarker = backends or build_backends(options.detector, options.landmarks)
+    tracker = FaceTracker(detector, landmarker, detect_every=options.detect_every)
+    cnn = CnnScorer(options.cnn, options.cnn_batch) if options.cnn else None
+    frames, landmarks, fps, error = track_video(video, tracker, cnn.add if cnn else None)
+    if not len(frames):
+        raise InputError(error or f"{video}: no frames")
+    if not frames["face_found"].any():
+        raise NoFaceError(f"{video}: no face found in any of its {len(frames)} frames")
+    aus = au_table(str(video), frames, landmarks)
+    scored = bundle.predict(aus, str(video))
+    frames = pd.concat([frames, aus.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
+    frames["confidence"] = confidence(frames["intensity"].to_numpy(), scale)
+    frames["intensity_smooth"] = smooth(frames["intensity"].to_numpy(), fps, options.smooth_s)
+    if cnn is not None:
+        frames["cnn_level"], frames["cnn_confidence"] = cnn.finish(len(frames))
+    threshold = options.threshold if options.threshold is not None else scale.edges[0]
+    epochs = (read_epochs_csv(options.epochs_csv, str(video)) if options.epochs_csv
+              else fixed_epochs(len(frames) / fps, options.epoch_s))
+    epochs = epoch_table(frames, epochs, scale, threshold, fps, options.review)
+    review = epochs[epochs["review"] != ""]
+    points = pd.DataFrame(np.concatenate([landmarks[:, :, 0], landmarks[:, :, 1]], axis=1), columns=LANDMARK_COLUMNS)
+    write_table(pd.concat([frames, points], axis=1), target / "frames.csv")
+    write_table(epochs, target / "epochs.csv")
+    write_table(review, target / "review.csv")
+    from .report import write_video_report
+
+    extras = write_video_report(video, target, frames, landmarks, epochs, review, scale, threshold, options, bundle,
+                                cnn.model if cnn else None)
+    summary = {"video": str(video), "frames": len(frames), "fps": fps, "duration_s": len(frames) / fps,
+               "face_found_share": float(frames["face_found"].mean()), "detections": tracker.detections,
+               "intensity_max": float(np.nanmax(frames["intensity_smooth"])) if frames["face_found"].any() else None,
+               "epochs": len(epochs), "review_epochs": len(review), "scale": scale.name, "threshold": threshold,
+               "bundle": str(bundle_dir), "bundle_synthetic": bundle.manifest["training_data"].get("synthetic"),
+               "warning": error, "seconds": time.perf_counter() - started, "options": _jsonable(asdict(options)),
+               **extras}
+    atomic_write_json(target / SUMMARY, summary)
+    return summary
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value if isinstance(value, (str, int, float, bool, type(None), list)) else str(value)
+
+
+class CnnScorer:
+    """The end-to-end CNN on aligned face crops, batched, run while frames stream (level and confidence per frame)."""
+
+    def __init__(self, folder: str | Path, batch_size: int = 16) -> None:
+        from ..models.train import load_model
+
+        folder = Path(folder)
+        if not (folder / "model.json").is_file() and (folder / "fold0" / "model.json").is_file():
+            folder = folder / "fold0"
+        self.model, self.config = load_model(folder)
+        self.batch_size = batch_size
+        self._pending: list[tuple[int, np.ndarray]] = []
+        self.levels: dict[int, int] = {}
+        self.confidences: dict[int, float] = {}
+
+    def add(self, index: int, image: np.ndarray, result) -> None:
+        """Queue this frame's aligned crop (when a face was found); runs a batch when full."""
+        if result.landmarks is None:
+            return
+        from ..faces.crop import align_crop
+
+        self._pending.append((index, align_crop(image, result.landmarks, self.config.size).image))
+        if len(self._pending) >= self.batch_size:
+            self._run()
+
+    def _run(self) -> None:
+        import torch
+
+        from ..explain.gradcam import default_target_layer, forward_with_activations
+        from ..models.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+        if not self._pending:
+            return
+        crops = np.stack([c for _, c in self._pending]).astype(np.float32) / 255.0
+        crops = (crops - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+        images = torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2)))
+        _, logits = forward_with_activations(self.model, default_target_layer(self.model), images)
+        probabilities = torch.softmax(logits.float(), dim=1).numpy()
+        for (index, _), p in zip(self._pending, probabilities):
+            self.levels[index], self.confidences[index] = int(p.argmax()), float(p.max())
+        self._pending = []
+
+    def finish(self, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """CNN level and max softmax per frame (NaN without a face)."""
+        self._run()
+        levels, conf = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
+        for index, level in self.levels.items():
+            levels[index], conf[index] = level, self.confidences[index]
+        return levels, conf
