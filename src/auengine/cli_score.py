@@ -39,7 +39,8 @@ def add_score_command(sub, common: argparse.ArgumentParser) -> None:
     sc.add_argument("--smooth", type=float, default=0.5, help="smoothing window in seconds (default 0.5)")
     sc.add_argument("--min-confidence", type=float, default=0.35, help="epochs below this mean confidence go to review")
     sc.add_argument("--cnn", metavar="RUN", help="also run this train-e2e model: CAM overlays, disagreement review")
-    sc.add_argument("--detect-every", type=int, default=10, help="run the face detector every N frames (default 10)")
+    sc.add_argument("--detect-every", type=int, default=30,
+                    help="run the face detector every N frames, tracking in between (default 30)")
     sc.add_argument("--detector", default="auto", choices=DETECTORS.names())
     sc.add_argument("--landmarks", default="dlib", choices=LANDMARKERS.names())
     sc.add_argument("--backend", choices=["local", "ray"], default="local", help="process pool or Ray cluster")

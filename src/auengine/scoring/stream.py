@@ -111,15 +111,16 @@ class FaceTracker:
     and the detector runs again.
     """
 
-    def __init__(self, detector: FaceDetector, landmarker: LandmarkBackend, detect_every: int = 10,
+    def __init__(self, detector: FaceDetector, landmarker: LandmarkBackend, detect_every: int = 30,
                  max_change: float = 0.35) -> None:
-        # A frame without a face is re-checked only every detect_every frames, so a face that
-        # appears is found within that many frames and a face-free stretch costs no detector runs.
+        # Without a face the detector runs every retry_every (= detect_every // 6) frames, so a face
+        # that appears is found quickly and a face-free stretch costs a sixth of the detector runs.
         if detect_every < 1:
             raise InputError("detect_every must be >= 1")
         self.detector = detector
         self.landmarker = landmarker
         self.detect_every = detect_every
+        self.retry_every = max(1, detect_every // 6)
         self.max_change = max_change
         self._previous: np.ndarray | None = None
         self._offset: np.ndarray | None = None       # detector box relative to the landmarks' box
@@ -128,10 +129,11 @@ class FaceTracker:
 
     def step(self, image: np.ndarray) -> TrackResult:
         """The face in this frame (RGB uint8, (H, W, 3))."""
-        if self._since_detection < self.detect_every:
+        if self._previous is None and self._since_detection < self.retry_every:
+            self._since_detection += 1                 # no face lately: look again every retry_every frames
+            return TrackResult(None, None, False)
+        if self._previous is not None and self._since_detection < self.detect_every:
             self._since_detection += 1
-            if self._previous is None:                 # no face lately: look again every detect_every frames
-                return TrackResult(None, None, False)
             box = self._box_from(self._previous)
             landmarks = self.landmarker.predict(image, [box])[0]
             if self._plausible(landmarks, image.shape):

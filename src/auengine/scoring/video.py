@@ -32,7 +32,7 @@ SUMMARY = "summary.json"
 class ScoreOptions:
     """How videos are scored (everything but the bundle and the paths)."""
 
-    detect_every: int = 10
+    detect_every: int = 30                # frames between detector runs (tracking in between)
     detector: str = "auto"
     landmarks: str = "dlib"
     epoch_s: float = 1.0
