@@ -59,6 +59,11 @@ def test_selection_is_fitted_on_training_rows_only():
         assert 0.7 < (predicted == y[n_train:]).mean() < 0.97
     groups = np.repeat(np.arange(30), 10)
     folds = [(np.flatnonzero(groups < 20), np.flatnonzero(groups >= 20))]
+    from auengine.transfer.classical import pipeline
+
+    for config in configs:                   # the shared-ranking shortcut equals the plain sklearn pipeline
+        plain = pipeline(config).fit(X[:n_train], y[:n_train]).predict(X[n_train:])
+        assert np.array_equal(plain, out[config][0])
     table, best = evaluate_configurations(X, y, groups, folds, configs, inner_folds=2)
     assert len(table) == 2 and len(best) == 1 and best["accuracy"].iloc[0] < 0.97
 

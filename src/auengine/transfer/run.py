@@ -25,7 +25,7 @@ from ..models.train import TrainConfig
 from .classical import Configuration, auc, configurations, evaluate_configurations
 from .deferral import TAUS, deferral_curve, deferral_table
 from .features import deep_features, feature_layer, feature_model
-from .handcrafted import hog_features, lbp_histogram, strain_features
+from .handcrafted import PEAK_STATS, REGIONS, hog_features, lbp_histogram, strain_features, strain_names
 
 METHODS = ("features", "fc-head", "vgg-finetune")
 #: the papers' settings as TrainConfig changes (epochs, lr and size stay the caller's)
@@ -55,7 +55,7 @@ def handcrafted_matrix(table: pd.DataFrame, kinds: list[str], size: int = 112) -
     parts, names = [], []
     if "strain" in kinds:
         parts.append(_strain_per_row(table, greys))
-        names += [f"strain_{i}" for i in range(parts[-1].shape[1])]
+        names += strain_names()
     for kind, function in (("lbp", lbp_histogram), ("hog", hog_features)):
         if kind in kinds:
             parts.append(np.array([function(g) for g in greys]))
@@ -70,7 +70,7 @@ def _grey(path: str, size: int) -> np.ndarray:
 
 
 def _strain_per_row(table: pd.DataFrame, greys: list[np.ndarray]) -> np.ndarray:
-    out = np.zeros((len(table), 20))
+    out = np.zeros((len(table), len(REGIONS) * len(PEAK_STATS)))
     sequences = table["sequence"].fillna("").astype(str) if "sequence" in table.columns else pd.Series("", table.index)
     frames = table["frame"].to_numpy() if "frame" in table.columns else np.zeros(len(table))
     for name in sequences.unique():
