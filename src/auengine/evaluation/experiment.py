@@ -10,7 +10,7 @@ training manifest and applied without fine-tuning. It writes into OUT:
   core_aus.csv/.png    the Fig. 6 sweep
   engagement/          ranking, chart and overlays (from the first backbone)
   e2e/<backbone>/      the CNN runs
-  bundle/              the AuE-IPA regressor trained on the whole training manifest
+  bundle/              (the CLI) the AuE-IPA regressor trained on the whole training manifest
 """
 from __future__ import annotations
 
