@@ -123,8 +123,7 @@ def evaluate(train: pd.DataFrame, tests: dict[str, pd.DataFrame], out_dir: str |
     results = pd.concat([results, *generalization], ignore_index=True)
     write_table(results, out_dir / "results.csv")
     return {"results": results, "sweep": sweep, "k": k, "ranking": ranking, "models": models,
-            "cnn_dirs": cnn_dirs, "scale": scale,
-            "level_maps": {name: level_map_for(scale, test, config) for name, test in tests.items()}}
+            "cnn_dirs": cnn_dirs, "scale": scale}
 
 
 def level_map_for(train_scale: str, test: pd.DataFrame, config: EvaluationConfig) -> dict[int, int]:
