@@ -5,12 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _evaluation_config(args: argparse.Namespace):
-    from .evaluation.experiment import EvaluationConfig
-    from .models.train import TrainConfig
+    from ..evaluation.experiment import EvaluationConfig
+    from ..models.train import TrainConfig
 
     weights = None if args.weights == "none" else args.weights
     e2e = TrainConfig(epochs=args.epochs, lr=args.lr, size=args.size, weights=weights, seed=args.seed)
@@ -34,8 +34,8 @@ def _engagement(path: str | None):
 
 
 def _run(args: argparse.Namespace, tests: dict):
-    from .evaluation.experiment import evaluate, manifest_aus
-    from .io.manifest import read_manifest
+    from ..evaluation.experiment import evaluate, manifest_aus
+    from ..io.manifest import read_manifest
 
     train = read_manifest(args.manifest)
     train_aus = manifest_aus(train, args.aus)
@@ -45,10 +45,10 @@ def _run(args: argparse.Namespace, tests: dict):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Paper Tables IV-VI on any manifest."""
-    from .evaluation.experiment import results_markdown, save_aueipa_bundle
-    from .io.manifest import read_manifest
-    from .io.tables import atomic_write_bytes
-    from .report.figures import core_au_curve
+    from ..evaluation.experiment import results_markdown, save_aueipa_bundle
+    from ..io.manifest import read_manifest
+    from ..io.tables import atomic_write_bytes
+    from ..report.figures import core_au_curve
 
     args.manifest = args.manifest or args.train
     if not args.manifest:
@@ -73,7 +73,7 @@ def _test_name(manifest: str) -> str:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """The whole chain (e2e -> engagement -> core-AU selection -> regressor) into a bundle."""
-    from .evaluation.experiment import save_aueipa_bundle
+    from ..evaluation.experiment import save_aueipa_bundle
 
     train, result = _run(args, {})
     bundle = save_aueipa_bundle(Path(args.out) / "bundle", result, train, rules=args.rules)
@@ -86,10 +86,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Per-frame pain intensity and level from a bundle, for an AU table, a manifest or media."""
     import pandas as pd
 
-    from .au.backends import GeometryBackend
-    from .bundle import load_bundle
-    from .io.au_tables import read_au_table
-    from .io.tables import write_table
+    from ..au.backends import GeometryBackend
+    from ..bundle import load_bundle
+    from ..io.au_tables import read_au_table
+    from ..io.tables import write_table
 
     bundle = load_bundle(args.bundle)
     source = Path(args.input)
@@ -100,7 +100,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         except InputError:          # no AU columns: a landmark table or manifest
             table = None
     if table is None:               # media, or landmarks: geometry AUs
-        from .cli import _frame_table
+        from .media import _frame_table
 
         frames = _frame_table(argparse.Namespace(inputs=[args.input], detector="auto", landmarks="auto",
                                                  every=1, fps=None))
@@ -115,7 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded phantom: report.html and a bundle."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     report = run_demo(args.out, size=args.size)
     print(f"auengine demo: open {report.resolve()}")
@@ -124,9 +124,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     """Frame-level pain / no-pain transfer classifiers (Zamzmi et al., Zhao et al., thesis)."""
-    from .io.manifest import read_manifest
-    from .models.train import TrainConfig
-    from .transfer.run import binary_table, run_cnn, run_features
+    from ..io.manifest import read_manifest
+    from ..models.train import TrainConfig
+    from ..transfer.run import binary_table, run_cnn, run_features
 
     table = binary_table(read_manifest(args.manifest), args.pain_from_level)
     folds = args.folds if args.folds == "loso" else int(args.folds)
@@ -143,9 +143,9 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_model_commands(sub, common: argparse.ArgumentParser) -> None:
+def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register evaluate, fit, train-regressor, predict and demo on the subcommand parser."""
-    from .models.backbones import BACKBONES
+    from ..models.backbones import BACKBONES
 
     def experiment_options(parser: argparse.ArgumentParser, manifest_optional: bool = False) -> None:
         parser.add_argument("manifest", nargs="?" if manifest_optional else None, help="training manifest (CSV)")
@@ -192,7 +192,7 @@ def add_model_commands(sub, common: argparse.ArgumentParser) -> None:
     pr.add_argument("--out", required=True, help="output table (.csv or .parquet)")
     pr.set_defaults(func=cmd_predict)
 
-    from .transfer.features import PRESETS
+    from ..transfer.features import PRESETS
 
     tf = sub.add_parser("transfer", parents=[common], help="frame-level pain / no-pain transfer classifiers")
     tf.add_argument("method", choices=["features", "fc-head", "vgg-finetune"],

@@ -1,15 +1,12 @@
-"""The ``auengine`` command: a thin layer over :mod:`auengine.pipeline`.
-
-Errors are one clear line on stderr (a traceback only with --debug).
-"""
+"""Commands on media and data sets: extract, aus, phantom, manifest, frames (thin layer)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import AuEngineError, InputError
+from .. import __version__
+from ..errors import InputError
 
 
 def _problem(message: str) -> None:
@@ -20,8 +17,8 @@ def _problem(message: str) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Faces and 68 landmarks of images, folders and videos -> table (+ overlays)."""
-    from .io.tables import atomic_write_json, write_table
-    from .pipeline import Extractor, build_backends, extract
+    from ..io.tables import atomic_write_json, write_table
+    from ..pipeline import Extractor, build_backends, extract
 
     out = Path(args.out)
     detector, landmarker = build_backends(args.detector, args.landmarks, detector_weights=args.detector_weights,
@@ -52,7 +49,7 @@ def _frame_table(args: argparse.Namespace):
     """The frames to estimate AUs on: a given landmark table/manifest, or `extract` run on media."""
     import pandas as pd
 
-    from .columns import LANDMARK_COLUMNS
+    from ..columns import LANDMARK_COLUMNS
 
     if len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower() in {".csv", ".parquet"}:
         path = Path(args.inputs[0])
@@ -65,7 +62,7 @@ def _frame_table(args: argparse.Namespace):
         if "source" not in table.columns and "path" in table.columns:
             table = pd.concat([table["path"].rename("source"), table], axis=1)
         return table
-    from .pipeline import Extractor, build_backends, extract
+    from ..pipeline import Extractor, build_backends, extract
 
     detector, landmarker = build_backends(args.detector, args.landmarks)
     print(f"auengine: detector={detector.name} landmarks={landmarker.name}", file=sys.stderr)
@@ -77,8 +74,8 @@ def cmd_aus(args: argparse.Namespace) -> int:
     """AU intensities (0-5) per face per frame, from media or a landmark table."""
     import pandas as pd
 
-    from .au.backends import AU_BACKENDS
-    from .io.tables import atomic_write_json, write_table
+    from ..au.backends import AU_BACKENDS
+    from ..io.tables import atomic_write_json, write_table
 
     options = {"geometry": {"neutral": args.neutral}, "table": {"path": args.au_table}}.get(args.backend, {})
     backend = AU_BACKENDS.create(args.backend, **options)
@@ -96,10 +93,10 @@ def cmd_aus(args: argparse.Namespace) -> int:
 
 def cmd_train_e2e(args: argparse.Namespace) -> int:
     """Subject-wise CV of an end-to-end pain CNN (paper Table III)."""
-    from .evaluation.e2e import run_cv
-    from .evaluation.metrics import format_mean_std, summarize_folds
-    from .io.manifest import read_manifest
-    from .models.train import TrainConfig
+    from ..evaluation.e2e import run_cv
+    from ..evaluation.metrics import format_mean_std, summarize_folds
+    from ..io.manifest import read_manifest
+    from ..models.train import TrainConfig
 
     table = read_manifest(args.manifest)
     weights = None if args.weights == "none" else args.weights
@@ -115,8 +112,8 @@ def cmd_train_e2e(args: argparse.Namespace) -> int:
 
 def cmd_engagement(args: argparse.Namespace) -> int:
     """AU engagement ranking from a train-e2e run (Grad-CAM on held-out subjects)."""
-    from .evaluation.engagement_run import run_engagement
-    from .io.manifest import read_manifest
+    from ..evaluation.engagement_run import run_engagement
+    from ..io.manifest import read_manifest
 
     result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap,
                             target_layer=args.target_layer)
@@ -127,7 +124,7 @@ def cmd_engagement(args: argparse.Namespace) -> int:
 
 def cmd_phantom(args: argparse.Namespace) -> int:
     """Generate a phantom data set (synthetic infant faces with known AU ground truth)."""
-    from .phantom import PhantomConfig, generate, load_rule
+    from ..phantom import PhantomConfig, generate, load_rule
 
     rule = load_rule(args.rule)
     config = PhantomConfig(occluder_p=args.pacifier, fps=args.fps)
@@ -141,7 +138,7 @@ def cmd_phantom(args: argparse.Namespace) -> int:
 
 def cmd_manifest(args: argparse.Namespace) -> int:
     """Validate a data-set manifest and summarise it."""
-    from .io.manifest import read_manifest
+    from ..io.manifest import read_manifest
 
     table = read_manifest(args.manifest, check_files=not args.no_file_check)
     levels = table["level"].value_counts().sort_index()
@@ -152,7 +149,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 def cmd_frames(args: argparse.Namespace) -> int:
     """Scored video time points -> consecutive frames + manifest."""
-    from .io.annotations import frames_from_annotations
+    from ..io.annotations import frames_from_annotations
 
     manifest, problems = frames_from_annotations(args.annotations, args.out, frames=args.frames)
     for problem in problems:
@@ -161,21 +158,12 @@ def cmd_frames(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with all subcommands."""
-    from .au.backends import AU_BACKENDS
-    from .faces.detect import DETECTORS
-    from .faces.landmarks import LANDMARKERS
-    from .cli_models import add_model_commands
-    from .cli_score import add_score_command
 
-    parser = argparse.ArgumentParser(prog="auengine", description="AU-centric facial analysis of infant pain.")
-    parser.add_argument("--version", action="version", version=f"auengine {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
-    # --debug also after the subcommand; SUPPRESS keeps a subparser from resetting `auengine --debug ...`
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+def add_commands(sub, common: argparse.ArgumentParser) -> None:
+    """Register extract, phantom, manifest, aus, frames on the subcommand parser."""
+    from ..au.backends import AU_BACKENDS
+    from ..faces.detect import DETECTORS
+    from ..faces.landmarks import LANDMARKERS
 
     ext = sub.add_parser("extract", parents=[common], help="faces and 68 landmarks from images, folders and videos")
     ext.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
@@ -228,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     aus_sampling.add_argument("--fps", type=float, metavar="F")
     aus.set_defaults(func=cmd_aus)
 
-    from .models.backbones import BACKBONES
+    from ..models.backbones import BACKBONES
 
     tr = sub.add_parser("train-e2e", parents=[common], help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
     tr.add_argument("manifest")
@@ -260,26 +248,3 @@ def build_parser() -> argparse.ArgumentParser:
     fr.add_argument("--frames", type=int, default=30, help="consecutive frames per time point (default 30)")
     fr.set_defaults(func=cmd_frames)
 
-    add_model_commands(sub, common)
-    add_score_command(sub, common)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``auengine`` console script."""
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("auengine: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # one clear line; traceback only with --debug
-        if args.debug:
-            raise
-        kind = "error" if isinstance(exc, AuEngineError) else f"unexpected {type(exc).__name__}"
-        print(f"auengine: {kind}: {exc} (run with --debug for a traceback)", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

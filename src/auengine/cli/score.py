@@ -8,9 +8,9 @@ import sys
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score videos or folders of videos with a bundle."""
-    from .scoring.batch import score_many
-    from .scoring.timeline import ReviewRules
-    from .scoring.video import ScoreOptions
+    from ..scoring.batch import score_many
+    from ..scoring.timeline import ReviewRules
+    from ..scoring.video import ScoreOptions
 
     options = ScoreOptions(detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
                            epoch_s=args.epoch, epochs_csv=args.epochs_csv, threshold=args.threshold,
@@ -24,10 +24,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0 if summary["scored"] or summary["skipped"] else 1
 
 
-def add_score_command(sub, common: argparse.ArgumentParser) -> None:
+def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register `score` on the subcommand parser."""
-    from .faces.detect import DETECTORS
-    from .faces.landmarks import LANDMARKERS
+    from ..faces.detect import DETECTORS
+    from ..faces.landmarks import LANDMARKERS
 
     sc = sub.add_parser("score", parents=[common], help="score videos for pain: timelines, epochs, review list")
     sc.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files or folders of videos")
