@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .manifest import write_manifest
+from .video import VideoReader
 
 ANNOTATION_COLUMNS = ("video", "subject", "time_s", "scale", "score")
 
@@ -32,32 +33,25 @@ def frames_from_annotations(annotations: str | Path, out_dir: str | Path, *, fra
     for i, note in enumerate(table.itertuples(index=False)):
         line = i + 2
         video = annotations.parent / str(note.video)
-        capture = cv2.VideoCapture(str(video))
         try:
-            if not capture.isOpened():
-                problems.append(f"{annotations}: line {line}: cannot open video {note.video}")
-                continue
-            fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-            start = int(round(float(note.time_s) * fps))
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-            written = 0
-            for k in range(frames):
-                ok, bgr = capture.read()
-                if not ok:
-                    break
-                rel = Path("frames") / f"{video.stem}_t{float(note.time_s):08.2f}_{k:03d}.jpg"
+            reader = VideoReader(video, start_s=float(note.time_s), stop=frames)
+        except InputError as exc:
+            problems.append(f"{annotations}: line {line}: {exc}")
+            continue
+        start, written = reader.start, 0
+        with reader:
+            for index, time_s, rgb in reader:
+                rel = Path("frames") / f"{video.stem}_t{float(note.time_s):08.2f}_{index - start:03d}.jpg"
                 (out_dir / rel.parent).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(out_dir / rel), bgr)
+                cv2.imwrite(str(out_dir / rel), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
                 rows.append({"path": rel.as_posix(), "subject": note.subject, "sequence": f"{video.stem}@{note.time_s}",
-                             "frame": start + k, "time_s": round((start + k) / fps, 4),
+                             "frame": index, "time_s": round(time_s, 4),
                              "dataset": getattr(note, "dataset", annotations.stem), "scale": note.scale,
                              "score": note.score})
                 written += 1
-            if written < frames:
-                problems.append(f"{annotations}: line {line}: {note.video} has only {written} of {frames} "
-                                f"frames from {note.time_s} s")
-        finally:
-            capture.release()
+        if written < frames:
+            problems.append(f"{annotations}: line {line}: {note.video} has only {written} of {frames} "
+                            f"frames from {note.time_s} s")
     if not rows:
         raise InputError(f"{annotations}: no frames could be extracted ({len(problems)} problem(s))")
     return write_manifest(pd.DataFrame(rows), out_dir / "manifest.csv"), problems
