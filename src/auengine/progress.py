@@ -26,8 +26,12 @@ def bars_disabled(progress: bool | None) -> bool | None:
 
 
 def bar(iterable=None, *, desc: str, progress: bool | None = None, **kwargs):
-    """A tqdm progress bar that follows the switch (``kwargs`` go to tqdm: total, unit, leave, ...)."""
-    from tqdm.auto import tqdm
+    """A tqdm progress bar that follows the switch (``kwargs`` go to tqdm: total, unit, leave, ...).
+
+    Plain tqdm, not tqdm.auto: the latter calls ``iter(iterable)`` once more on creation, which
+    for a shuffled DataLoader draws another seed and changes the batch order.
+    """
+    from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, disable=bars_disabled(progress), **kwargs)
 
