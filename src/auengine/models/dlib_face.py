@@ -212,3 +212,25 @@ def dlib_face_resnet(path: str | Path | None = None, *, imagenet_input: bool = F
     model = load_dlib_net(DlibFaceResNet(imagenet_input, net.input.settings["mean_rgb"]), net)
     model.source = f"{path.name} (sha256 {net.sha256[:12]})"
     return model.eval()
+
+
+BACKBONE = "dlib-face"
+PRETRAINED = ("imagenet", "pretrained", BACKBONE)     # "imagenet" is every backbone's default: here, the face weights
+
+
+def dlib_face_backbone(weights: str | None = "imagenet") -> tuple[DlibFaceResNet, str]:
+    """The network for the engine's training pipeline (ImageNet-normalised input), and how it was initialised.
+
+    ``weights``: "imagenet" / "pretrained" / "dlib-face": dlib's face-recognition weights;
+    None: random initialisation (PyTorch's defaults; affine layers start as identity);
+    a path: a state dict (.safetensors, or .pth read with weights_only) whose matching entries are loaded.
+    """
+    from .backbones import load_matching, load_state
+
+    if weights in PRETRAINED:
+        model = dlib_face_resnet(imagenet_input=True)
+        return model.train(), f"dlib-face ({model.source})"
+    model = DlibFaceResNet(imagenet_input=True)
+    if weights is None:
+        return model, "random"
+    return load_matching(model, load_state(Path(weights))), f"file:{weights}"
