@@ -19,6 +19,7 @@ Usage: python scripts/validate_transfer.py [--out validation_transfer] [--subjec
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import time
 import warnings
@@ -160,7 +161,10 @@ Time per method (s): {", ".join(f"{m} {t:.0f}" for m, t in timings.items())}.
 
 Overall accuracy counts deferred frames as correctly judged by a nurse, as in Zhao et al.
 """
-    docs.write_text(text)
+    # keep the section written by scripts/validate_dlib_face.py (its own, smaller configuration)
+    kept = re.search(r"<!-- dlib-face validation: start -->.*?<!-- dlib-face validation: end -->\n",
+                     docs.read_text() if docs.is_file() else "", re.S)
+    docs.write_text(text + ("\n" + kept.group(0) if kept else ""))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from auengine.errors import InputError
 from auengine.models.dlib_dat import DlibFormatError, read_dlib_net
 from auengine.models.dlib_face import CHIP_PADDING, CHIP_SIZE, dlib_face_resnet, default_model_file
 
@@ -134,11 +135,16 @@ def test_gradcam_on_the_last_block():
 
     model, _ = build_model("dlib-face", 2)
     assert default_target_layer(model) is model.layer4[-1]
-    images = torch.randn(2, 3, 112, 112)
+    images = torch.randn(2, 3, 150, 150)
     fast = gradcam(model, images, method="fast")
     reference = gradcam(model, images, method="reference")
-    assert fast.shape == (2, 112, 112) and fast.min() >= 0 and fast.max() <= 1
+    assert fast.shape == (2, 150, 150) and fast.min() >= 0 and fast.max() <= 1
     assert np.abs(fast - reference).max() < 1e-4
+    assert (fast.max(axis=(1, 2)) - fast.min(axis=(1, 2)) > 0.5).all()      # a 2 x 2 map, not a constant
+    finer = gradcam(model, images, target_layer=model.layer4[-2])            # 4 x 4: the reference path
+    assert finer.shape == (2, 150, 150)
+    with pytest.raises(InputError, match="at least"):
+        model(torch.zeros(1, 3, 96, 96))
 
 
 def test_transfer_features_cli_with_dlib_face(tmp_path):

@@ -34,6 +34,8 @@ MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 MODEL_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+#: smallest input side the unpadded strided convs accept (the last block's map is 1 x 1 up to 118 px, 2 x 2 at 150)
+MIN_INPUT = 103
 #: stages as torchvision names them: (channels, number of blocks, first block down-samples)
 STAGES = (("layer1", 32, 3, False), ("layer2", 64, 4, True), ("layer3", 128, 3, True), ("layer4", 256, 4, True))
 #: within layer4, dlib's alevel0 (a second down-sampling block) comes last
@@ -118,7 +120,10 @@ class DlibFaceResNet(nn.Module):
         return x * self.in_scale + self.in_shift
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last conv block's output (N, 256, h, w) (2 x 2 for 150 x 150 chips)."""
+        """The last conv block's output (N, 256, h, w) (2 x 2 for 150 x 150 chips, 3 x 3 at 224)."""
+        if min(x.shape[-2:]) < MIN_INPUT:
+            raise InputError(f"dlib-face needs inputs of at least {MIN_INPUT} px, got {tuple(x.shape[-2:])}; "
+                             "use --size 150 (dlib's chip size)")
         x = self.maxpool(self.relu(self.bn1(self.conv1(self.normalise(x)))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
