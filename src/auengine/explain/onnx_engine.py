@@ -7,8 +7,8 @@ new model, `.to()`) or in-place updates (optimizer steps, load_state_dict, edits
 torch.no_grad()), which bump PyTorch's version counters. Edits through `tensor.data`
 bypass those counters and are not seen: use torch.no_grad() instead, or
 AUENGINE_CAM_ENGINE=torch. (A checksum of the weights would catch them but costs a third
-of a batch-1 forward pass.) Without onnx/onnxruntime, with a non-standard ResNet,
-or with AUENGINE_CAM_ENGINE=torch, :func:`onnx_forward` returns None and the caller
+of a batch-1 forward pass.) Without onnx/onnxruntime, with a non-standard ResNet
+(including dlib-face, models/dlib_face.py: not exported), or with AUENGINE_CAM_ENGINE=torch, :func:`onnx_forward` returns None and the caller
 uses PyTorch.
 """
 from __future__ import annotations

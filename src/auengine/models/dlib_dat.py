@@ -124,7 +124,7 @@ def _con(r: _Reader, kind: str) -> DlibLayer:
     s = dict(num_filters=r.int(), nr=r.int(), nc=r.int(), stride_y=r.int(), stride_x=r.int(),
              padding_y=r.int(), padding_x=r.int())
     filters, biases = r.alias(), r.alias()
-    for name in ("lr_mult", "wd_mult", "bias_lr_mult", "bias_wd_mult"):
+    for _ in range(4):                # learning-rate and weight-decay multipliers (weights, bias)
         r.float()
     s["use_bias"] = r.bool() if kind in ("con_5", "con_6") else True
     if kind == "con_6":
@@ -153,7 +153,7 @@ def _fc(r: _Reader, kind: str) -> DlibLayer:
     params = r.tensor()
     weights, biases = r.alias(), r.alias()
     s["bias_mode"] = r.int()
-    for name in ("lr_mult", "wd_mult", "bias_lr_mult", "bias_wd_mult"):
+    for _ in range(4):                # learning-rate and weight-decay multipliers (weights, bias)
         r.float()
     s["use_bias"] = (r.bool() if kind == "fc_3" else True) and s["bias_mode"] == 0
     weight, bias = _split(params, weights, biases if s["use_bias"] else (0,))
@@ -219,7 +219,7 @@ def read_dlib_net(path: str | Path) -> DlibNet:
         inputs.settings["size"] = (r.int(), r.int())
     inner = versions.pop()            # the add_layer holding the input layer: details + trailer
     layers = [_details(r)]
-    r.bool(), r.bool(), r.bool(), r.tensor(), r.tensor(), r.tensor()
+    _trailer(r, 2)                    # the input add_layer keeps grad_final where others keep params_grad
     if inner >= 3:
         r.int()                       # _sample_expansion_factor
     for version in reversed(versions):

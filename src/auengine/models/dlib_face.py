@@ -34,7 +34,7 @@ MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 MODEL_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
-#: smallest input side the unpadded strided convs accept (the last block's map is 1 x 1 up to 118 px, 2 x 2 at 150)
+#: smallest input side the unpadded strided convs accept; the last block's map is 1 x 1 up to 134 px, 2 x 2 to 198
 MIN_INPUT = 103
 #: stages as torchvision names them: (channels, number of blocks, first block down-samples)
 STAGES = (("layer1", 32, 3, False), ("layer2", 64, 4, True), ("layer3", 128, 3, True), ("layer4", 256, 4, True))
