@@ -227,7 +227,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     tr.add_argument("--batch-size", type=int, default=8)
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--size", type=int, default=224, help="input side in pixels")
-    tr.add_argument("--weights", default="imagenet", help="imagenet (when available), none, or a weights file")
+    tr.add_argument("--weights", default="imagenet",
+                    help="imagenet (when available; for dlib-face: its face weights), none, or a weights file")
     tr.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
     tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(func=cmd_train_e2e)
