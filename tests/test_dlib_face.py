@@ -142,6 +142,8 @@ def test_gradcam_on_the_last_block():
     assert fast.shape == (2, 150, 150) and fast.min() >= 0 and fast.max() <= 1
     assert np.abs(fast - reference).max() < 1e-4
     assert (fast.max(axis=(1, 2)) - fast.min(axis=(1, 2)) > 0.5).all()      # a 2 x 2 map, not a constant
+    wider = torch.randn(1, 3, 200, 200)                                      # 3 x 3 map: another ONNX graph
+    assert np.abs(gradcam(model, wider, method="fast") - gradcam(model, wider, method="reference")).max() < 1e-4
     finer = gradcam(model, images, target_layer=model.layer4[-2])            # 4 x 4: the reference path
     assert finer.shape == (2, 150, 150)
     with pytest.raises(InputError, match="at least"):
@@ -209,3 +211,21 @@ def test_train_e2e_and_engagement_cli_on_dlib_face(manifest, tmp_path):
         assert table["engagement"].sum() == pytest.approx(1.0)
     else:
         assert code == 2
+
+
+def test_onnx_forward_runs_dlib_face_per_input_size():
+    pytest.importorskip("onnxruntime")
+    from auengine.explain.gradcam import capture_activations
+    from auengine.explain.onnx_engine import onnx_forward
+    from auengine.models.backbones import build_model
+
+    model, _ = build_model("dlib-face", 2)
+    model.eval()
+    for side in (150, 200):
+        images = torch.randn(2, 3, side, side)
+        result = onnx_forward(model, images)
+        assert result is not None
+        with capture_activations(model.layer4[-1]) as store, torch.no_grad():
+            logits = model(images)
+        assert result[0].shape == store["value"].shape
+        assert torch.allclose(result[0], store["value"], atol=1e-4) and torch.allclose(result[1], logits, atol=1e-4)
