@@ -5,7 +5,7 @@ Prints, measured in this run: forward pass only (PyTorch), reference Grad-CAM
 default engine (ONNX Runtime when installed) and with PyTorch, the one-off ONNX export
 time, and the ratios. Target: fast >= 4x reference.
 
-Usage: python scripts/bench_cam.py [--batch 16] [--repeats 5] [--size 224]
+Usage: python scripts/bench_cam.py [--batch 16] [--repeats 5] [--size 224] [--backbone resnet18 | dlib-face]
 """
 from __future__ import annotations
 
@@ -32,9 +32,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--backbone", choices=["resnet18", "dlib-face"], default="resnet18",
+                        help="dlib-face: dlib's face ResNet with its face weights (models/dlib_face.py)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    model = torchvision.models.resnet18(num_classes=4).eval()
+    if args.backbone == "dlib-face":
+        from auengine.models.backbones import build_model
+
+        model = build_model("dlib-face", 4)[0].eval()
+    else:
+        model = torchvision.models.resnet18(num_classes=4).eval()
 
     def forward(x):
         with torch.no_grad():
@@ -54,7 +61,7 @@ def main() -> None:
         os.environ["AUENGINE_CAM_ENGINE"] = "torch"
         torch_fast_rate = rate(lambda x: gradcam(model, x, method="fast"), images, repeats)
         del os.environ["AUENGINE_CAM_ENGINE"]
-        print(f"ResNet18, {args.size} x {args.size}, batch {batch}, {torch.get_num_threads()} threads")
+        print(f"{args.backbone}, {args.size} x {args.size}, batch {batch}, {torch.get_num_threads()} threads")
         print(f"  forward only (PyTorch):        {forward_rate:8.1f} images/s")
         print(f"  reference Grad-CAM:            {reference_rate:8.1f} images/s")
         print(f"  fast Grad-CAM (default):       {fast_rate:8.1f} images/s   (first call incl. export {export_s:.1f} s)")

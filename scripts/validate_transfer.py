@@ -19,6 +19,7 @@ Usage: python scripts/validate_transfer.py [--out validation_transfer] [--subjec
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import time
 import warnings
@@ -113,7 +114,10 @@ def write_docs(docs: Path, out: Path, results: pd.DataFrame, deferral: pd.DataFr
 `auengine transfer METHOD MANIFEST --out DIR` with METHOD one of:
 
 - `features`: deep features of a pre-trained CNN layer (`--layers`: presets vgg16-fc7-prerelu,
-  vgg16-fc7-postrelu, vgg16-conv5 (pooled to 512), resnet18-pool, resnet50-pool, or MODEL:LAYER[:pool]),
+  vgg16-fc7-postrelu, vgg16-conv5 (pooled to 512), resnet18-pool, resnet50-pool, or MODEL:LAYER[:pool];
+  `dlib-face`: dlib's face-pretrained 128-D face descriptor computed by dlib from the manifest's 68
+  landmarks, docs/models/dlib-face-resnet.md; `dlib-face:avgpool`: the same network's pooled
+  features in PyTorch on the engine's crops),
   optionally with handcrafted features (`--handcrafted strain lbp hog`, alone and mixed with each
   deep set); ReliefF or Symmetric Uncertainty keep the top 5/10/15 features; Naive Bayes, kNN,
   SVM or Random Forest classify. Scaling, selection and classifier are fitted on training folds
@@ -160,7 +164,10 @@ Time per method (s): {", ".join(f"{m} {t:.0f}" for m, t in timings.items())}.
 
 Overall accuracy counts deferred frames as correctly judged by a nurse, as in Zhao et al.
 """
-    docs.write_text(text)
+    # keep the section written by scripts/validate_dlib_face.py (its own, smaller configuration)
+    kept = re.search(r"<!-- dlib-face validation: start -->.*?<!-- dlib-face validation: end -->\n",
+                     docs.read_text() if docs.is_file() else "", re.S)
+    docs.write_text(text + ("\n" + kept.group(0) if kept else ""))
 
 
 if __name__ == "__main__":

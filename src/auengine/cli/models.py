@@ -183,7 +183,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     tf.add_argument("--pain-from-level", type=int, default=None,
                     help="pain = level >= this (default: 1 for two-level scales, else half the levels, FLACC: 2)")
     tf.add_argument("--layers", nargs="+", default=["vgg16-fc7-postrelu"], metavar="LAYER",
-                    help=f"features: presets ({', '.join(PRESETS)}) or MODEL:LAYER[:pool]")
+                    help=f"features: presets ({', '.join(PRESETS)}), dlib-face (dlib's 128-D face "
+                         "descriptor) or MODEL:LAYER[:pool]")
     tf.add_argument("--handcrafted", nargs="*", default=[], choices=["strain", "lbp", "hog"],
                     help="features: handcrafted features alone and mixed with each deep set")
     options.add_training_options(tf, lr=1e-5, lr_help="CNN methods: learning rate (Zhao et al.)")

@@ -46,7 +46,8 @@ def add_training_options(parser: argparse.ArgumentParser, *, epochs: int = 25, l
     parser.add_argument("--lr", type=float, default=lr, help=f"{lr_help} (default {lr:g})")
     parser.add_argument("--size", type=int, default=224, help="CNN input side in pixels (default 224)")
     parser.add_argument("--weights", type=weights, default="imagenet",
-                        help="'imagenet' (when available), 'none' (random initialisation) or a weights file")
+                        help="'imagenet' (when available; for dlib-face: its face weights), 'none' (random "
+                             "initialisation) or a weights file")
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -1,4 +1,4 @@
-"""ONNX Runtime forward pass for the fast Grad-CAM path of torchvision ResNets.
+"""ONNX Runtime forward pass for the fast Grad-CAM path of torchvision ResNets (and dlib-face).
 
 A ResNet is exported once (in memory) as x -> (layer4 activations, logits) and run by
 ONNX Runtime's CPU provider with torch's thread count. The session is cached per model
@@ -7,7 +7,8 @@ new model, `.to()`) or in-place updates (optimizer steps, load_state_dict, edits
 torch.no_grad()), which bump PyTorch's version counters. Edits through `tensor.data`
 bypass those counters and are not seen: use torch.no_grad() instead, or
 AUENGINE_CAM_ENGINE=torch. (A checksum of the weights would catch them but costs a third
-of a batch-1 forward pass.) Without onnx/onnxruntime, with a non-standard ResNet,
+of a batch-1 forward pass.) dlib's face ResNet (models/dlib_face.py) goes the same way,
+exported once per input size. Without onnx/onnxruntime, with a non-standard ResNet,
 or with AUENGINE_CAM_ENGINE=torch, :func:`onnx_forward` returns None and the caller
 uses PyTorch.
 """
@@ -34,9 +35,19 @@ class _ResNetCam(nn.Module):
 
     def forward(self, x: torch.Tensor):
         m = self.model
-        x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
-        activations = m.layer4(m.layer3(m.layer2(m.layer1(x))))
+        if _is_dlib_face(m):
+            activations = m.features(x)
+        else:
+            x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+            activations = m.layer4(m.layer3(m.layer2(m.layer1(x))))
         return activations, m.fc(torch.flatten(m.avgpool(activations), 1))
+
+
+def _is_dlib_face(model: nn.Module) -> bool:
+    """dlib-face (models/dlib_face.py): its zero padding depends on the input size, so it is exported per size."""
+    from ..models.dlib_face import DlibFaceResNet
+
+    return isinstance(model, DlibFaceResNet) and type(model).forward is DlibFaceResNet.forward
 
 
 def _state_key(model: nn.Module) -> tuple:
@@ -48,20 +59,22 @@ def _state_key(model: nn.Module) -> tuple:
 def _usable(model: nn.Module) -> bool:
     import torchvision
 
-    return (os.environ.get("AUENGINE_CAM_ENGINE", "onnx") != "torch" and isinstance(model, torchvision.models.ResNet)
-            and type(model).forward is torchvision.models.ResNet.forward)
+    standard = isinstance(model, torchvision.models.ResNet) and type(model).forward is torchvision.models.ResNet.forward
+    return os.environ.get("AUENGINE_CAM_ENGINE", "onnx") != "torch" and (standard or _is_dlib_face(model))
 
 
 def _session(model: nn.Module, sample: torch.Tensor):
     import onnxruntime
 
     buffer = io.BytesIO()
+    spatial = not _is_dlib_face(model)          # dlib-face: one graph per input size (see _is_dlib_face)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(_ResNetCam(model).eval(), sample[:1], buffer, dynamo=False, input_names=["images"],
                           output_names=["activations", "logits"],
-                          dynamic_axes={"images": {0: "n", 2: "height", 3: "width"},
-                                        "activations": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n"}})
+                          dynamic_axes={"images": {0: "n", **({2: "height", 3: "width"} if spatial else {})},
+                                        "activations": {0: "n", **({2: "h", 3: "w"} if spatial else {})},
+                                        "logits": {0: "n"}})
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3
@@ -77,7 +90,7 @@ def onnx_forward(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, 
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    key = _state_key(model)
+    key = _state_key(model) + ((tuple(images.shape[2:]),) if _is_dlib_face(model) else ())
     cached = _SESSIONS.get(model)
     if cached is None or cached[0] != key:
         _SESSIONS[model] = cached = (key, _session(model, images))

@@ -16,7 +16,8 @@ from torch import nn
 from ..errors import InputError, WeightsNotFoundError
 from ..weights import WeightsSpec, resolve_weights
 
-BACKBONES = ["resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+BACKBONES = ["resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+             "dlib-face"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -105,7 +106,8 @@ def build_model(backbone: str = "resnet18", n_levels: int = 4, *, weights: str |
     Parameters
     ----------
     backbone : str
-        One of BACKBONES.
+        One of BACKBONES ("dlib-face": dlib's face-recognition ResNet, whose "imagenet" weights
+        are its face-recognition weights; see :func:`auengine.models.dlib_face.dlib_face_backbone`).
     head : "linear" (paper: last layer replaced), "fc512" or "gap2048" (see :func:`attach_head`)
     weights : "imagenet", None, or a path
         "imagenet": torchvision's ImageNet weights when available (else random init with
@@ -118,6 +120,11 @@ def build_model(backbone: str = "resnet18", n_levels: int = 4, *, weights: str |
     """
     if backbone not in BACKBONES:
         raise InputError(f"unknown backbone {backbone!r}; choose one of: {', '.join(BACKBONES)}")
+    if backbone == "dlib-face":             # dlib's face-recognition ResNet (models/dlib_face.py)
+        from .dlib_face import dlib_face_backbone
+
+        model, init = dlib_face_backbone(weights)
+        return attach_head(model, n_levels, head), init
     model = torchvision.models.get_model(backbone, weights=None)
     init = "random"
     state = None
@@ -132,9 +139,15 @@ def build_model(backbone: str = "resnet18", n_levels: int = 4, *, weights: str |
         state = load_state(Path(weights))
         init = f"file:{weights}"
     if state is not None:
-        own = model.state_dict()
-        model.load_state_dict({k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False)
+        load_matching(model, state)
     return attach_head(model, n_levels, head), init
+
+
+def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """Load the entries of ``state`` whose names and shapes match ``model``'s (head layers may differ)."""
+    own = model.state_dict()
+    model.load_state_dict({k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False)
+    return model
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:

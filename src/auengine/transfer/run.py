@@ -24,6 +24,7 @@ from ..io.tables import atomic_write_bytes, write_table
 from ..models.train import TrainConfig
 from .classical import Configuration, auc, configurations, evaluate_configurations
 from .deferral import TAUS, deferral_curve, deferral_table
+from .face_descriptors import DESCRIPTOR_LAYER, descriptor_note, face_descriptors
 from .features import deep_features, feature_layer, feature_model
 from .handcrafted import PEAK_STATS, REGIONS, hog_features, lbp_histogram, strain_features, strain_names
 
@@ -95,6 +96,9 @@ def run_features(table: pd.DataFrame, out_dir: str | Path, *, layers=("vgg16-fc7
     configs = configs or configurations()
     sets, notes = {}, {}
     for name in layers:
+        if name == DESCRIPTOR_LAYER:            # dlib's face-recognition descriptors, through dlib's API
+            sets[name], notes[name] = face_descriptors(table, progress=progress), descriptor_note()
+            continue
         spec = feature_layer(name)
         model, init = feature_model(spec, weights)
         sets[name] = deep_features(model, spec, table, size=size, progress=progress)
