@@ -68,8 +68,9 @@ def agreement_markdown(result: AgreementResult) -> str:
     lines = ["# Agreement", "",
              f"Pairing: each observer span is an item; a rater's value is its overlap-weighted mean over the span "
              f"(kept when it covers >= {result.settings.get('min_coverage', 0.5):.0%}). Engine unit: "
-             f"{result.settings.get('unit', 'given table')}. Pain threshold: the scale's first level edge unless set "
-             f"({result.settings.get('threshold')}). Bias = rater - reference; LoA = bias +/- 1.96 SD.", ""]
+             f"{result.settings.get('unit', 'given table')}. Pain threshold (reference >= threshold is pain): "
+             f"{', '.join(sorted({f'{s} {t:g}' for s, t in zip(table['scale'], table['threshold'])}))}. "
+             "Bias = rater - reference; LoA = bias +/- 1.96 SD.", ""]
     for kind, title in (("engine", "Engine vs observers (pooled)"),
                         ("observers", "Observer vs observer (pooled): the human ceiling")):
         part = pooled[pooled["comparison"] == kind]

@@ -117,10 +117,13 @@ def write_observer_csv(table: pd.DataFrame, path: str | Path) -> Path:
     return write_table(rows[[*OBSERVER_CSV_COLUMNS, "label"]], path)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, text: bool = False) -> pd.DataFrame:
+    """A CSV or TSV (separator sniffed); ``text``: every cell as a string, empty cells as ""."""
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
+        if text:
+            return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
         return pd.read_csv(path, sep=None, engine="python", dtype={"video": str, "observer": str})
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"{path}: not a readable CSV ({exc})") from None

@@ -75,7 +75,7 @@ def _na(value: float | None) -> str:
 def read_boris(path: str | Path) -> pd.DataFrame:
     """Annotations of a BORIS tabular-events or aggregated-events export (CSV or TSV)."""
     path = Path(path)
-    frame = _read_csv(path).fillna("")
+    frame = _read_csv(path, text=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     if "Behavior" not in frame.columns:
         raise InputError(f"{path}: not a BORIS events export (no 'Behavior' column); export 'tabular events' "
@@ -108,7 +108,8 @@ def _meanings(frame: pd.DataFrame) -> dict[str, pd.Series]:
             if code in known:
                 kind, scale = "observer", code
                 score = match["score"] if match else event.get("Modifier #1", "")
-        media = str(event.get("Media file name", "") or event.get("Media file path", "")).split(":")[-1]
+        media = re.sub(r"^player #\d+:", "", str(event.get("Media file name", "") or event.get("Media file path", "")))
+        media = media.split(";")[0].replace("\\", "/").rsplit("/", 1)[-1]
         out["kind"].append(kind)
         out["scale"].append(scale if kind != "review" else "")
         out["score"].append(pd.to_numeric(str(score).replace(",", "."), errors="coerce") if kind != "review" else np.nan)

@@ -126,6 +126,8 @@ def read_eaf(path: str | Path, video: str | None = None) -> pd.DataFrame:
     for tier in root.iter("TIER"):
         kind, scale, observer = _tier_meaning(tier, default_scale)
         values = [_annotation(a, slots) for a in tier.iter("ALIGNABLE_ANNOTATION")]
+        if not values and tier.find("ANNOTATION") is None:
+            continue                      # an empty tier
         parsed = [(start_s, end_s, *((np.nan, text) if kind == "review" else _split_value(text)))
                   for start_s, end_s, text in (v for v in values if v is not None)]
         if kind is None or len(parsed) < len(values) or (kind != "review" and not all(np.isfinite(p[2]) for p in parsed)):
