@@ -128,3 +128,48 @@ def test_no_landmarks_means_the_whole_image(phantom_faces):
     assert deidentify(image, None, "none") is image
     with pytest.raises(InputError, match="choose one of: blur, mask, phantom"):
         deidentify(image, None, "pixelate")
+
+
+# -- the hooks: score's report images and extract's overlays ------------------------------------------
+def grey_share(image: np.ndarray) -> float:
+    """Share of pixels that are exactly the mask grey."""
+    return float((image == 128).all(axis=2).mean())
+
+
+def test_score_report_images_are_deidentified(tmp_path, face_video, rules):
+    """`score --deidentify mask`: the peak panel and every thumbnail show the mask, not the face."""
+    import pandas as pd
+
+    from auengine.bundle import save_bundle
+    from auengine.cli import main
+    from auengine.estimators.aueipa import AuEIPARegressor
+
+    aus = ["AU4", "AU6", "AU12", "AU25"]
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.uniform(0, 5, (40, 4)), columns=["AU04_r", "AU06_r", "AU12_r", "AU25_r"])
+    engagement = pd.Series(0.25, index=aus)
+    model = AuEIPARegressor(aus=aus, engagement=engagement, weighted=False, epochs=5).fit(table, table.sum(axis=1) / 2)
+    bundle = save_bundle(tmp_path / "bundle", model, rules=rules, engagement=engagement,
+                         preprocessing={"au_backend": "geometry", "landmarks": "dlib"},
+                         training_data={"synthetic": True, "rows": 40})
+    out = tmp_path / "scored"
+    assert main(["score", str(face_video), "--bundle", str(bundle), "--out", str(out), "--detector", "dlib",
+                 "--min-confidence", "1.01", "--deidentify", "mask", "--workers", "1"]) == 0
+    folder = out / face_video.stem
+    peak = cv2.imread(str(folder / "peak_regions.png"))
+    thumbnails = sorted((folder / "thumbnails").glob("*.png"))
+    assert grey_share(peak) > 0.2 and thumbnails                        # every epoch is sent to review
+    assert all(grey_share(cv2.imread(str(p))) > 0.1 for p in thumbnails)
+    assert "de-identified (mask)" in (folder / "report.html").read_text()
+    assert main(["score", str(face_video), "--bundle", str(bundle), "--out", str(tmp_path / "plain"), "--detector",
+                 "dlib", "--workers", "1"]) == 0
+    assert grey_share(cv2.imread(str(tmp_path / "plain" / face_video.stem / "peak_regions.png"))) < 0.01
+
+
+def test_extract_overlays_are_deidentified(tmp_path, media_dir):
+    from auengine.cli import main
+
+    assert main(["extract", str(media_dir / "single_face.jpg"), "--out", str(tmp_path), "--overlay", "--detector",
+                 "dlib", "--landmarks", "dlib", "--deidentify", "mask"]) == 0
+    overlay = cv2.imread(str(next((tmp_path / "overlays").glob("*.png"))))
+    assert grey_share(overlay) > 0.15
