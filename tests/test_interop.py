@@ -130,3 +130,15 @@ def test_bad_files_fail_clearly(tmp_path):
                             for v in ("a", "b")])
     with pytest.raises(InputError, match="one recording"):
         write_eaf(two, tmp_path / "two.eaf")
+
+
+def test_cli_export_annotations(scored, tmp_path):
+    from auengine.cli import main
+
+    write_observer_csv(scored, tmp_path / "obs.csv")
+    out = tmp_path / "exported"
+    assert main(["export-annotations", str(tmp_path / "scored"), "--observers", str(tmp_path / "obs.csv"),
+                 "--out", str(out), "--formats", "eaf", "boris", "csv"]) == 0
+    pd.testing.assert_frame_equal(read_eaf(out / "baby 1.eaf"), scored)
+    pd.testing.assert_frame_equal(read_boris(out / "baby 1.boris.csv"), scored)
+    assert len(read_observer_csv(out / "baby 1.observers.csv")) == 3

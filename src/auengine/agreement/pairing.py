@@ -41,14 +41,21 @@ def engine_scores(path: str | Path, unit: str = "epochs") -> pd.DataFrame:
     """
     if unit not in UNITS:
         raise InputError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    return pd.concat([_video_scores(folder, unit) for folder in score_folders(path)], ignore_index=True)
+
+
+def score_folders(path: str | Path) -> list[Path]:
+    """The scored-video folders of an ``auengine score`` output: ``path`` itself, or its subfolders."""
     path = Path(path)
-    folders = [path] if (path / "summary.json").is_file() and (path / "epochs.csv").is_file() else \
-        sorted(p for p in path.iterdir() if (p / "epochs.csv").is_file() and (p / "summary.json").is_file()) \
-        if path.is_dir() else []
+
+    def scored(folder: Path) -> bool:
+        return (folder / "summary.json").is_file() and (folder / "epochs.csv").is_file()
+
+    folders = [path] if scored(path) else sorted(p for p in path.iterdir() if scored(p)) if path.is_dir() else []
     if not folders:
         raise InputError(f"{path}: no auengine score output here (a video folder with summary.json and epochs.csv, "
                          "or the --out folder of auengine score)")
-    return pd.concat([_video_scores(folder, unit) for folder in folders], ignore_index=True)
+    return folders
 
 
 def _video_scores(folder: Path, unit: str) -> pd.DataFrame:

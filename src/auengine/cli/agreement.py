@@ -22,8 +22,23 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_annotations(args: argparse.Namespace) -> int:
+    """Scored recordings -> ELAN .eaf / BORIS events / observer CSV, with observer scores attached."""
+    import pandas as pd
+
+    from ..agreement.pairing import score_folders
+    from ..interop import export_scored, read_observer_scores
+
+    observers = pd.concat([read_observer_scores(p) for p in args.observers]) if args.observers else None
+    written = [path for folder in score_folders(args.scored) for path in
+               export_scored(folder, args.out, observers, tuple(args.formats))]
+    print("\n".join(map(str, written)))
+    print(f"auengine export-annotations: {len(written)} file(s) in {args.out}", file=sys.stderr)
+    return 0
+
+
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
-    """Register `agreement` on the subcommand parser."""
+    """Register `agreement` and `export-annotations` on the subcommand parser."""
     ag = sub.add_parser("agreement", parents=[common],
                         help="engine vs observer scores (ICC, kappa, Bland-Altman, sens/spec/AUC)")
     ag.add_argument("engine", metavar="ENGINE", help="auengine score output: a video's folder or the --out folder")
@@ -36,3 +51,12 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                     help="share of an observer span the engine must cover to pair it (default 0.5)")
     ag.add_argument("--threshold", type=float, help="pain threshold (default: the scale's first level edge)")
     ag.set_defaults(func=cmd_agreement)
+
+    ex = sub.add_parser("export-annotations", parents=[common],
+                        help="scored recordings -> ELAN .eaf / BORIS events (engine level, intensity, review, observers)")
+    ex.add_argument("scored", metavar="SCORED", help="auengine score output: a video's folder or the --out folder")
+    ex.add_argument("--out", required=True, help="output folder (<stem>.eaf, <stem>.boris.csv, <stem>.observers.csv)")
+    ex.add_argument("--observers", nargs="*", default=[], metavar="FILE",
+                    help="observer scores to attach (CSV, .eaf or BORIS export)")
+    ex.add_argument("--formats", nargs="+", choices=["eaf", "boris", "csv"], default=["eaf", "boris"])
+    ex.set_defaults(func=cmd_export_annotations)

@@ -15,7 +15,7 @@ from .annotations import (ANNOTATION_COLUMNS, annotation_table, read_observer_cs
 from .boris import read_boris, write_boris_events
 from .elan import read_eaf, write_eaf
 
-__all__ = ["ANNOTATION_COLUMNS", "annotation_table", "read_annotations", "read_boris", "read_eaf",
+__all__ = ["ANNOTATION_COLUMNS", "annotation_table", "export_scored", "read_annotations", "read_boris", "read_eaf",
            "read_observer_csv", "read_observer_scores", "scored_annotations", "video_key", "write_boris_events",
            "write_eaf", "write_observer_csv"]
 
@@ -36,3 +36,20 @@ def read_observer_scores(path: str | Path) -> pd.DataFrame:
     """Only the observer scores of any supported file (what agreement and the review queue import)."""
     table = read_annotations(path)
     return table[table["kind"] == "observer"].reset_index(drop=True)
+
+
+EXPORT_FORMATS = ("eaf", "boris", "csv")
+
+
+def export_scored(folder: str | Path, out_dir: str | Path, observers: pd.DataFrame | None = None,
+                  formats: tuple[str, ...] = ("eaf", "boris")) -> list[Path]:
+    """Write one scored recording (OUT/<stem>/ of ``auengine score``) as OUT_DIR/<stem>.eaf, <stem>.boris.csv
+    and/or <stem>.observers.csv (observer scores only), with ``observers``' scores of that video attached."""
+    unknown = set(formats) - set(EXPORT_FORMATS)
+    if unknown:
+        raise InputError(f"unknown export format(s) {', '.join(sorted(unknown))}; use {', '.join(EXPORT_FORMATS)}")
+    table = scored_annotations(folder, observers)
+    stem, out_dir = Path(folder).name, Path(out_dir)
+    writers = {"eaf": (write_eaf, ".eaf"), "boris": (write_boris_events, ".boris.csv"),
+               "csv": (write_observer_csv, ".observers.csv")}
+    return [writers[f][0](table, out_dir / f"{stem}{writers[f][1]}") for f in formats]
