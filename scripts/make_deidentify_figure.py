@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from auengine.au.landmark_aus import au_from_landmarks
-from auengine.deidentify import MODES, deidentify, face_region, face_size
+from auengine.deidentify import MODES, deidentify, face_region, structure_correlation
 from auengine.io.media import sample_media_dir
 from auengine.phantom import render_example, sample_identity
 from auengine.pipeline import build_backends
@@ -27,19 +27,6 @@ from auengine.report.overlay import write_png
 
 PHOTOS = ["single_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg"]
 TILE = 220
-
-
-def structure_correlation(original: np.ndarray, other: np.ndarray, landmarks: np.ndarray) -> float:
-    """As tests/test_deidentify.py: r of grey levels minus their Gaussian blur (sigma 0.1 D) in the face region."""
-    region = face_region(original.shape, landmarks, dilate=0)
-    sigma = 0.1 * face_size(landmarks)
-
-    def detail(image):
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(float)
-        return (grey - cv2.GaussianBlur(grey, (0, 0), sigma))[region]
-
-    a, b = detail(original), detail(other)
-    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
 
 
 def tile(image: np.ndarray) -> np.ndarray:

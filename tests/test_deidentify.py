@@ -5,29 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
-from auengine.deidentify import deidentify, face_region, face_size
+from auengine.deidentify import deidentify, face_region
+from auengine.deidentify import structure_correlation as face_correlation
 from auengine.errors import InputError
 
 PHOTOS = ["single_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg"]
 MODES = ["blur", "mask", "phantom"]
-
-
-def face_correlation(original: np.ndarray, other: np.ndarray, landmarks: np.ndarray) -> float:
-    """Pearson r of the facial structure of two images inside the face region (0 when one is flat).
-
-    Structure = grey levels minus their Gaussian blur of sigma 0.1 D (about an eye's width; D = eyes
-    to chin): the features that make a face recognisable, without the illumination gradient that the
-    face shares with its surroundings (which a fill from the surroundings rightly keeps).
-    """
-    region = face_region(original.shape, landmarks, dilate=0)
-    sigma = 0.1 * face_size(landmarks)
-
-    def detail(image):
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(float)
-        return (grey - cv2.GaussianBlur(grey, (0, 0), sigma))[region]
-
-    a, b = detail(original), detail(other)
-    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,25 @@ def deidentify(image: np.ndarray, landmarks: np.ndarray | None, mode: str = "blu
     return out
 
 
+def structure_correlation(original: np.ndarray, other: np.ndarray, landmarks: np.ndarray) -> float:
+    """How much of the original face's structure an image keeps: Pearson r inside the face region.
+
+    Structure = grey levels minus their Gaussian blur of sigma 0.1 D (about an eye's width): the
+    features that make a face recognisable, without the illumination gradient it shares with its
+    surroundings. ``original``, ``other``: (H, W, 3) uint8 RGB; ``landmarks``: (68, 2) of the
+    original's face. 0 when either is flat.
+    """
+    region = face_region(original.shape, landmarks, dilate=0)
+    sigma = 0.1 * face_size(np.asarray(landmarks, dtype=np.float64))
+
+    def detail(image: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(float)
+        return (grey - cv2.GaussianBlur(grey, (0, 0), sigma))[region]
+
+    a, b = detail(original), detail(other)
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
+
+
 def _faces(landmarks) -> list[np.ndarray]:
     if landmarks is None:
         return []

@@ -52,6 +52,7 @@ def annotation_table(rows: pd.DataFrame | list[dict], source: str = "annotations
     missing = [c for c in ("video", "start_s") if c not in table.columns]
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(missing)}")
+    table["kind"] = table["kind"].fillna("observer")
     for column in ("video", "kind", "scale", "label", "observer"):
         table[column] = table[column].fillna("").astype(str).str.strip()
     table["scale"] = table["scale"].str.lower()
