@@ -57,6 +57,8 @@ class Extractor:
         Write one PNG per face with landmarks and AU regions.
     rules : AURules
         Rule set drawn on overlays.
+    deidentify : "blur", "mask", "phantom" or None
+        De-identify every detected face in the overlays (auengine.deidentify).
     """
 
     detector: FaceDetector
@@ -64,6 +66,7 @@ class Extractor:
     all_faces: bool = False
     overlay_dir: Path | None = None
     rules: AURules = field(default_factory=load_rules)
+    deidentify: str | None = None
 
     def rows(self, frame: Frame) -> list[dict]:
         """Table rows for one frame (see ``EXTRACT_COLUMNS``)."""
@@ -71,12 +74,17 @@ class Extractor:
                 "detector": self.detector.name, "landmarker": self.landmarker.name}
         if frame.error is not None:
             return [{**base, "face_id": -1, "success": 0, "reason": frame.error}]
-        boxes = largest_first(self.detector.detect(frame.image))
-        if not self.all_faces:
-            boxes = boxes[:1]
+        found = largest_first(self.detector.detect(frame.image))
+        boxes = found if self.all_faces else found[:1]
         if not boxes:
             return [{**base, "face_id": -1, "success": 0, "reason": NO_FACE}]
         points = self.landmarker.predict(frame.image, boxes)
+        shown = frame.image
+        if self.overlay_dir is not None and self.deidentify:     # every face found, kept or not
+            from .deidentify import deidentify
+
+            everyone = points if len(found) == len(boxes) else self.landmarker.predict(frame.image, found)
+            shown = deidentify(frame.image, everyone, self.deidentify)
         rows = []
         for face_id, (box, landmarks) in enumerate(zip(boxes, points)):
             row = {**base, "face_id": face_id, "bbox_x0": box.x0, "bbox_y0": box.y0, "bbox_x1": box.x1,
@@ -84,9 +92,9 @@ class Extractor:
             row.update(zip(LANDMARK_COLUMNS, np.concatenate([landmarks[:, 0], landmarks[:, 1]])))
             rows.append(row)
             if self.overlay_dir is not None:
-                crop = align_crop(frame.image, landmarks, OVERLAY_SIZE)
+                crop = align_crop(shown, landmarks, OVERLAY_SIZE)
                 name = f"{output_name(frame.source)}_f{max(frame.frame, 0):06d}_face{face_id}.png"
-                write_png(self.overlay_dir / name, face_overlay(frame.image, box, landmarks, crop, self.rules))
+                write_png(self.overlay_dir / name, face_overlay(shown, box, landmarks, crop, self.rules))
         return rows
 
 

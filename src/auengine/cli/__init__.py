@@ -16,7 +16,7 @@ from .options import check_writable
 
 
 #: command groups, one module each; each has ``add_commands(sub, common)``
-COMMAND_GROUPS = ("media", "models", "score")
+COMMAND_GROUPS = ("media", "models", "score", "agreement")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     print(f"auengine: detector={detector.name} landmarks={landmarker.name}"
           + (f" ({landmarker.reason})" if landmarker.reason else ""), file=sys.stderr)
     extractor = Extractor(detector, landmarker, all_faces=args.all_faces,
-                          overlay_dir=out / "overlays" if args.overlay else None)
+                          overlay_dir=out / "overlays" if args.overlay else None, deidentify=args.deidentify)
     table = extract(args.inputs, extractor, every=args.every, fps=args.fps, on_problem=_problem)
     table_path = write_table(table, out / f"landmarks.{args.format}")
     frames = table.drop_duplicates(["source", "frame"])
@@ -170,6 +170,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     sampling.add_argument("--fps", type=float, metavar="F", help="sample videos at about F frames per second")
     ext.add_argument("--all-faces", action="store_true", help="keep every face (default: the largest only)")
     ext.add_argument("--overlay", action="store_true", help="write PNGs with landmarks and AU regions")
+    ext.add_argument("--deidentify", choices=["blur", "mask", "phantom"],
+                     help="faces in the overlays blurred, masked or replaced by a phantom infant")
     ext.add_argument("--format", choices=["csv", "parquet"], default="csv", help="table format")
     ext.set_defaults(func=cmd_extract)
 

@@ -10,6 +10,7 @@ from . import options
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score videos or folders of videos with a bundle."""
+    from ..deidentify import check_mode
     from ..scoring.batch import score_many
     from ..scoring.timeline import ReviewRules
     from ..scoring.video import ScoreOptions
@@ -17,7 +18,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     score_options = ScoreOptions(detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
                                  epoch_s=args.epoch, epochs_csv=args.epochs_csv, threshold=args.threshold,
                                  smooth_s=args.smooth, cnn=args.cnn,
-                                 review=ReviewRules(min_confidence=args.min_confidence), report=not args.no_report)
+                                 review=ReviewRules(min_confidence=args.min_confidence), report=not args.no_report,
+                                 deidentify=check_mode(args.deidentify))
     summary = score_many(args.inputs, args.bundle, args.out, score_options, backend=args.backend,
                          workers=args.workers, address=args.address, force=args.force, show_tracebacks=args.debug)
     print(json.dumps({k: summary[k] for k in ("scored", "skipped", "failed", "warnings", "outputs")}, indent=1))
@@ -47,4 +49,6 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     sc.add_argument("--workers", type=int, help="parallel videos (default: CPU count)")
     sc.add_argument("--force", action="store_true", help="re-score videos that are already done")
     sc.add_argument("--no-report", action="store_true", help="skip report.html (faster for big batches)")
+    sc.add_argument("--deidentify", choices=["blur", "mask", "phantom"],
+                    help="faces in thumbnails and report images blurred, masked or replaced by a phantom infant")
     sc.set_defaults(func=cmd_score)

@@ -166,23 +166,37 @@ def render(identity: Identity, intensities: dict[str, float], pose: Pose, nuisan
     landmarks : ndarray, shape (68, 2), ground-truth pixel (x, y), iBUG order
     """
     rng = rng or np.random.default_rng(0)
+    pts = apply_aus(neutral_landmarks(identity), intensities)
+    canvas = _Canvas(_background(size, nuisance), pose)
+    _queue_face(canvas, identity, intensities, pts)
+    _occluder(canvas, nuisance, pts, tuple(map(float, identity.skin)), size)
+    image = _camera(canvas.flush(), nuisance, rng)
+    return image, canvas.to_px(pts)
+
+
+def draw_face(image: np.ndarray, identity: Identity, intensities: dict[str, float], pose: Pose,
+              points: np.ndarray) -> np.ndarray:
+    """Draw a phantom face onto ``image`` (H, W, 3) uint8 RGB, in place, and return it.
+
+    ``points`` (68, 2) are the face's landmarks in face units (e.g. another face's landmarks
+    mapped through the inverse of ``pose``); AU textures follow ``intensities`` (0-5).
+    """
+    canvas = _Canvas(image, pose)
+    _queue_face(canvas, identity, intensities, np.asarray(points, float))
+    return canvas.flush()
+
+
+def _queue_face(canvas: _Canvas, identity: Identity, intensities: dict[str, float], pts: np.ndarray) -> None:
     f = {au: float(np.clip(v, 0, MAX_INTENSITY)) / MAX_INTENSITY for au, v in intensities.items()}
     g = lambda au: f.get(au, 0.0)  # noqa: E731
-    pts = apply_aus(neutral_landmarks(identity), intensities)
-    image = _background(size, nuisance)
-    canvas = _Canvas(image, pose)
     skin = tuple(map(float, identity.skin))
     s = float(np.linalg.norm(pts[39] - pts[42]))
-
     _head(canvas, identity, pts, skin)
     _hair(canvas, identity)
     _eyes(canvas, identity, pts, skin, s, g)
     _brows_and_forehead(canvas, identity, pts, skin, s, g)
     _nose(canvas, pts, skin, g)
     _mouth(canvas, identity, pts, skin, s, g)
-    _occluder(canvas, nuisance, pts, skin, size)
-    image = _camera(canvas.flush(), nuisance, rng)
-    return image, canvas.to_px(pts)
 
 
 BACKGROUND_BANK = 64

@@ -87,10 +87,11 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
     peak = int(frames.loc[scored, "intensity_smooth"].idxmax()) if scored.any() else None
     middles = middle_frames(frames, review) if options.thumbnails else []
     images = read_frames(video, middles + ([peak] if peak is not None else []))
+    shown = {i: shareable_image(image, landmarks[i], frames.loc[i], options.deidentify) for i, image in images.items()}
     thumbs = []
     for index in middles:
         if index in images:
-            small = cv2.resize(images[index], (160, int(160 * images[index].shape[0] / images[index].shape[1])))
+            small = cv2.resize(shown[index], (160, int(160 * images[index].shape[0] / images[index].shape[1])))
             path = target / "thumbnails" / f"frame{index:06d}.png"
             write_png(path, small)
             thumbs.append(path)
@@ -99,14 +100,16 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
         report.text(f"Warning: {warning}. Scores cover only the frames that could be read.", "banner")
     report.text(f"{len(frames)} frames; face found in {frames['face_found'].mean():.0%}; {len(review)} of "
                 f"{len(epochs)} epochs for review. Intensity on the bundle's {scale.name.upper()} scale "
-                f"({scale.low:g}-{scale.high:g}).")
+                f"({scale.low:g}-{scale.high:g})." + (f" Faces in the images: de-identified ({options.deidentify})."
+                                                      if options.deidentify else ""))
     report.figure(timeline, "Smoothed intensity with level bands; red: epochs for review; grey ticks: no face.")
     if peak is not None and peak in images:
         crop = align_crop(images[peak], landmarks[peak], 224)
-        panel = draw_au_regions(crop.image, crop.landmarks, rules)
+        background = align_crop(shown[peak], landmarks[peak], 224).image      # what may be shown of the face
+        panel = draw_au_regions(background, crop.landmarks, rules)
         paths = [write_png_path(target / "peak_regions.png", panel)]
         if cnn_model is not None:
-            paths.append(_cam_panel(cnn_model, crop, rules, target / "peak_cam.png"))
+            paths.append(_cam_panel(cnn_model, crop, rules, target / "peak_cam.png", background))
         paths.append(contribution_figure(contributions(frames, bundle, peak), target / "peak_contributions.png",
                                          "AU contributions at the peak"))
         report.heading(f"Peak: frame {peak} at {frames.loc[peak, 'time_s']:.2f} s, "
@@ -131,7 +134,16 @@ def write_png_path(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def _cam_panel(model, crop, rules, path: Path) -> Path:
+def shareable_image(image: np.ndarray, landmarks: np.ndarray, frame: pd.Series, mode: str | None) -> np.ndarray:
+    """The frame as it may leave the engine: de-identified with ``mode`` (the frame's AUs for "phantom")."""
+    if not mode:
+        return image
+    from ..deidentify import deidentify
+
+    return deidentify(image, landmarks, mode, intensities=frame.filter(regex=r"^AU\d+_r$").to_dict())
+
+
+def _cam_panel(model, crop, rules, path: Path, background: np.ndarray | None = None) -> Path:
     import torch
 
     from ..explain.gradcam import gradcam
@@ -140,4 +152,5 @@ def _cam_panel(model, crop, rules, path: Path) -> Path:
 
     image = (crop.image.astype(np.float32) / 255 - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
     cam = gradcam(model, torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None])[0]
-    return write_png_path(path, cam_overlay(crop.image, cam, crop.landmarks, rules))
+    shown = crop.image if background is None else background      # CAM of the real crop, drawn on what may be shown
+    return write_png_path(path, cam_overlay(shown, cam, crop.landmarks, rules))

@@ -48,6 +48,7 @@ class ScoreOptions:
     review: ReviewRules = field(default_factory=ReviewRules)
     thumbnails: bool = True
     report: bool = True
+    deidentify: str | None = None         # blur | mask | phantom: faces in thumbnails and report images
 
 
 def video_dir(out: Path, video: Path) -> Path:
