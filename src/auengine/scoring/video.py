@@ -85,8 +85,11 @@ def au_table(source: str, frames: pd.DataFrame, landmarks: np.ndarray) -> pd.Dat
 
 
 def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, options: ScoreOptions = ScoreOptions(),
-                backends=None) -> dict:
-    """Score one video; returns its summary (also written to OUT/<stem>/summary.json)."""
+                backends=None, progress=None) -> dict:
+    """Score one video; returns its summary (also written to OUT/<stem>/summary.json).
+
+    ``progress(frames_done)`` is called after each frame (it may raise to abort the video).
+    """
     from ..pipeline import build_backends
 
     started = time.perf_counter()
@@ -97,7 +100,13 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
     detector, landmarker = backends or build_backends(options.detector, options.landmarks)
     tracker = FaceTracker(detector, landmarker, detect_every=options.detect_every)
     cnn = CnnScorer(options.cnn, options.cnn_batch) if options.cnn else None
-    frames, landmarks, fps, error = track_video(video, tracker, cnn.add if cnn else None)
+    def on_frame(index, image, result):
+        if cnn is not None:
+            cnn.add(index, image, result)
+        if progress is not None:
+            progress(index + 1)
+
+    frames, landmarks, fps, error = track_video(video, tracker, on_frame if cnn or progress else None)
     if not len(frames):
         raise InputError(error or f"{video}: no frames")
     if not frames["face_found"].any():
