@@ -9,11 +9,67 @@ import sys
 import time
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 AUS = ["AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU20", "AU25", "AU27", "AU43"]
 PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Service:
+    app: object
+    client: object
+    tokens: dict[str, str]
+    videos: list[Path]
+    data: Path
+
+    def headers(self, name: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def upload(self, name: str = "nurse", video: Path | None = None, **fields):
+        video = video or self.videos[0]
+        data = {"patient": "NICU-001", "scale": "flacc", "model": "phantom", **fields}
+        return self.client.post("/api/recordings", headers=self.headers(name), data=data,
+                                files={"file": (video.name, video.read_bytes(), "video/mp4")})
+
+    def work(self, min_confidence: float = 1.01) -> bool:
+        """Run one queued job in this process (min_confidence above 1 flags every scored epoch)."""
+        from auengine.jobs.worker import Worker, WorkerSettings
+
+        return Worker(WorkerSettings(str(self.data), min_confidence=min_confidence), db=self.app.state.db).run_once()
+
+
+def make_service(tmp_path: Path, app_phantom, db_url: str | None = None) -> Service:
+    """An app on a fresh data folder with users admin, nurse, nurse2 (clinicians), researcher and model 'phantom'."""
+    from fastapi.testclient import TestClient
+
+    from auengine.app.factory import AppSettings, create_app
+    from auengine.store import accounts, records
+
+    _, videos, bundle = app_phantom
+    app = create_app(AppSettings(tmp_path / "data", db_url, max_upload_bytes=20 * 1024 ** 2))
+    tokens = {}
+    with app.state.db.session() as db:
+        for name, role in (("admin", "admin"), ("nurse", "clinician"), ("nurse2", "clinician"),
+                           ("researcher", "researcher")):
+            tokens[name] = accounts.new_token(db, accounts.add_user(db, name, role, PASSWORD))
+        records.register_model(db, app.state.layout, bundle, "phantom")
+        db.commit()
+    return Service(app, TestClient(app), tokens, videos, tmp_path / "data")
+
+
+def login(client, name: str, password: str = PASSWORD) -> str:
+    """Log ``client`` in through the login form; returns the session's CSRF token (from a page)."""
+    import re
+
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    done = client.post("/login", data={"name": name, "password": password, "csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/recordings").text).group(1)
 
 
 def make_phantom(folder: Path, n_subjects: int = 3, frames: int = 60, seed: int = 5) -> pd.DataFrame:
@@ -131,3 +187,49 @@ def wait_for(predicate, timeout: float = 180, every: float = 0.5, what: str = "c
 def scores_in_range(values, low, high) -> bool:
     values = np.asarray(values, float)
     return bool(((values >= low) & (values <= high)).all())
+
+
+def postgres_binaries() -> Path | None:
+    """The newest /usr/lib/postgresql/*/bin with initdb and pg_ctl, or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+                   if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found and (found[-1].parent / "pg_ctl").is_file() else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL server from the machine's binaries (as user postgres when we are root)."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        import tempfile
+
+        self.bin = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="auengine-pg-"))
+        self.port = free_port()
+        self.user_prefix: list[str] = []
+        if os.geteuid() == 0:                         # initdb refuses to run as root
+            import pwd
+
+            entry = pwd.getpwnam("postgres")
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            self.user_prefix = ["runuser", "-u", "postgres", "--"]
+        data = self.root / "data"
+        self._run(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w",
+                  "start")
+        self.url_base = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.user_prefix, *args], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+
+    def new_database(self, name: str) -> str:
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return f"{self.url_base}/{name}"
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
