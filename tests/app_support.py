@@ -233,3 +233,22 @@ class Postgres:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def prepare_data(data: Path, bundle: Path, db_url: str | None = None) -> dict[str, str]:
+    """Users nurse (clinician) and researcher, model 'phantom'; returns their API tokens."""
+    from auengine.store import accounts, records
+    from auengine.store.db import open_database
+    from auengine.store.layout import DataLayout
+
+    layout = DataLayout(data)
+    layout.create()
+    database = open_database(data, db_url)
+    tokens = {}
+    with database.session() as db:
+        for name, role in (("nurse", "clinician"), ("researcher", "researcher")):
+            tokens[name] = accounts.new_token(db, accounts.add_user(db, name, role, PASSWORD))
+        records.register_model(db, layout, bundle, "phantom")
+        db.commit()
+    database.engine.dispose()
+    return tokens

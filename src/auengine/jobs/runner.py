@@ -76,22 +76,27 @@ def _progress_writer(work: Path, every_s: float = 0.25):
     return progress
 
 
+def warm_up(detector: str = "auto", landmarks: str = "dlib"):
+    """The face detector and landmark model of this process (built on first use, then reused)."""
+    from ..pipeline import build_backends
+
+    if (detector, landmarks) not in _BACKENDS:
+        _BACKENDS[detector, landmarks] = build_backends(detector, landmarks)
+    return _BACKENDS[detector, landmarks]
+
+
 def run_scoring(request: ScoringRequest) -> dict:
     """Score the video into WORK/<video stem>/ (frames.csv, epochs.csv, report, contributions.csv); its summary."""
     from threadpoolctl import threadpool_limits
 
-    from ..pipeline import build_backends
     from ..scoring.timeline import ReviewRules
     from ..scoring.video import ScoreOptions, score_video, video_dir
 
     work = Path(request.work)
     options = ScoreOptions(epochs_csv=request.epochs_csv, review=ReviewRules(min_confidence=request.min_confidence))
-    key = (options.detector, options.landmarks)
-    if key not in _BACKENDS:                      # build the face models once per process
-        _BACKENDS[key] = build_backends(*key)
     with threadpool_limits(limits=request.threads):
-        summary = score_video(request.video, request.bundle, work, options, backends=_BACKENDS[key],
-                              progress=_progress_writer(work))
+        summary = score_video(request.video, request.bundle, work, options,
+                              backends=warm_up(options.detector, options.landmarks), progress=_progress_writer(work))
     target = video_dir(work, Path(request.video))
     write_contributions(target, request.bundle)
     return summary

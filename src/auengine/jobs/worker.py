@@ -27,7 +27,7 @@ from ..store.layout import DataLayout
 from ..store.models import Job
 from ..store.records import import_epochs
 from . import queue
-from .runner import CANCEL, ScoringRequest, count_frames, read_progress, run_scoring
+from .runner import CANCEL, ScoringRequest, count_frames, read_progress, run_scoring, warm_up
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Worker:
         self._pool = ThreadPoolExecutor(1)
 
     def run_forever(self, stop: threading.Event | None = None, parent_pid: int | None = None) -> None:
+        if self.settings.ray_address is None:
+            warm_up()                                        # face models load once, before the first job
         while not (stop and stop.is_set()):
             if parent_pid is not None and os.getppid() != parent_pid:
                 return                                       # the server died: do not linger as an orphan
@@ -88,6 +90,8 @@ class Worker:
             queue.fail(db, job, self.name, "the recording's video is missing from the data folder")
             return False
         epochs = self.layout.recording(recording.folder) / "epochs_in.csv"
+        for stale in self.layout.work.glob(f"job{job.id}-*"):    # left by an attempt whose worker died
+            shutil.rmtree(stale, ignore_errors=True)
         work = self.layout.work / f"job{job.id}-try{job.attempts}-{uuid.uuid4().hex[:6]}"
         work.mkdir(parents=True)
         total = count_frames(video)

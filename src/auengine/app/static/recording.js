@@ -38,8 +38,13 @@
       ctx.fillStyle = "#5b6775"; ctx.font = "10px sans-serif";
       ctx.fillText(s.levels[i], pad.l + 4, y(bounds[i + 1]) + 11);
     }
-    ctx.fillStyle = "rgba(211, 47, 47, 0.18)";
-    data.epochs.forEach(function (e) { if (e.review) ctx.fillRect(x(e.start_s), pad.t, x(e.end_s) - x(e.start_s), h - pad.t - pad.b); });
+    data.epochs.forEach(function (e) {         // review epochs: a red strip on top, a light shade below
+      if (!e.review) return;
+      ctx.fillStyle = "rgba(211, 47, 47, 0.08)";
+      ctx.fillRect(x(e.start_s), pad.t, x(e.end_s) - x(e.start_s), h - pad.t - pad.b);
+      ctx.fillStyle = "#d32f2f";
+      ctx.fillRect(x(e.start_s) + 1, pad.t, Math.max(1, x(e.end_s) - x(e.start_s) - 2), 5);
+    });
     ctx.fillStyle = "#9aa4ae";
     for (var f = 0; f < data.face_found.length; f++) {
       if (!data.face_found[f]) ctx.fillRect(x(data.time_s[f]), h - pad.b - 6, Math.max(1, x(1 / data.fps) - x(0)), 6);
