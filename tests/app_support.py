@@ -126,13 +126,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run `auengine ARGS` in a subprocess (this worktree's code)."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    return subprocess.run([sys.executable, "-m", "auengine.cli", *args], capture_output=True, text=True, env=env,
-                          check=check, stdin=subprocess.DEVNULL)
-
-
 class Server:
     """`auengine serve` in a subprocess on 127.0.0.1 (its own process group, killed by pid at the end)."""
 

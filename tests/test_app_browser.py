@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app_support import PASSWORD, Server, cli
+from app_support import PASSWORD, Server
+from auengine.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,8 +37,8 @@ def server(tmp_path_factory, app_phantom):
     secret = data.parent / "password.txt"
     secret.write_text(PASSWORD)
     for name, role in (("nurse", "clinician"), ("researcher", "researcher"), ("admin", "admin")):
-        cli("users", "add", name, "--role", role, "--data", str(data), "--password-file", str(secret))
-    cli("models", "add", str(app_phantom[2]), "--name", "phantom-demo", "--data", str(data))
+        assert main(["users", "add", name, "--role", role, "--data", str(data), "--password-file", str(secret)]) == 0
+    assert main(["models", "add", str(app_phantom[2]), "--name", "phantom-demo", "--data", str(data)]) == 0
     # --min-confidence 1.01 sends every epoch with a face to review, so the queue is never empty here
     running = Server(data, "--min-confidence", "1.01", workers=1)
     yield running
