@@ -128,3 +128,27 @@ def test_researcher_reads_but_never_writes(service):
     assert service.client.delete(f"/api/recordings/{rid}", headers=h).status_code == 403
     assert service.client.post(f"/api/recordings/{rid}/cancel", headers=h).status_code == 403
     assert service.client.get("/api/reviews.csv", headers=h).status_code == 200
+
+
+def test_exports_per_recording_and_cohort(service):
+    ids = [service.upload(patient=p).json()["id"] for p in ("A-1", "B-2")]
+    assert service.work() and service.work()
+    epoch = service.client.get(f"/api/recordings/{ids[0]}/epochs", headers=service.headers("nurse")).json()[0]
+    service.client.post(f"/api/epochs/{epoch['id']}/reviews", json={"score": 2}, headers=service.headers("nurse"))
+    h = service.headers("researcher")
+
+    def table(path):
+        response = service.client.get(path, headers=h)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv"), path
+        return pd.read_csv(io.StringIO(response.text))
+
+    frames = table("/exports/frames.csv")
+    assert sorted(frames["patient"].unique()) == ["A-1", "B-2"] and {"intensity", "time_s"} <= set(frames)
+    epochs = table("/exports/epochs.csv")
+    assert set(epochs["recording_id"]) == set(ids) and epochs["model_synthetic"].all()
+    assert len(table(f"/recordings/{ids[0]}/export/frames.csv")) == len(frames[frames["recording_id"] == ids[0]])
+    assert len(table(f"/recordings/{ids[1]}/export/epochs.csv")) == len(epochs[epochs["recording_id"] == ids[1]])
+    reviews = table("/exports/reviews.csv")
+    assert list(reviews["score"]) == [2.0] and reviews["model_synthetic"].all()
+    assert table(f"/recordings/{ids[1]}/export/reviews.csv").empty
+    assert service.client.get("/exports/secrets.csv", headers=h).status_code == 404

@@ -56,9 +56,9 @@ class AppPage:
         self.page.set_default_timeout(30_000)
         self.server, self.shots, self.name = server, shots, name
 
-    def shot(self, label: str) -> Path:
+    def shot(self, label: str, full_page: bool = True) -> Path:
         path = self.shots / f"app_{label}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def login(self, password: str = PASSWORD) -> None:
@@ -118,7 +118,7 @@ def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_di
     items = page.locator(".queue-item")
     n_before = items.count()
     assert n_before >= 1 and items.first.locator(".reason").inner_text()
-    nurse.shot("queue")
+    nurse.shot("queue", full_page=False)
     first = items.first
     epoch_id = first.get_attribute("id").removeprefix("queue-epoch-")
     first.locator("input.score").fill("11")                        # out of FLACC's range: the browser refuses

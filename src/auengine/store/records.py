@@ -181,16 +181,18 @@ def reviews_of(db: DbSession, epoch_ids: list[int]) -> dict[int, list[Review]]:
 
 def review_rows(db: DbSession, recording_id: int | None = None) -> pd.DataFrame:
     """Every review (of one recording, or all) with user, time, recording, patient and epoch."""
-    query = (select(Review, Epoch, Recording, User).join(Epoch, Review.epoch_id == Epoch.id)
+    query = (select(Review, Epoch, Recording, User, Model).join(Epoch, Review.epoch_id == Epoch.id)
              .join(Recording, Epoch.recording_id == Recording.id).join(User, Review.user_id == User.id)
-             .order_by(Review.id))
+             .join(Model, Recording.model_id == Model.id).order_by(Review.id))
     if recording_id is not None:
         query = query.where(Recording.id == recording_id)
     rows = [{"review_id": r.id, "created_at": r.created_at.isoformat(timespec="seconds"), "user": u.name,
              "role": u.role, "recording_id": rec.id, "patient": rec.patient, "scale": rec.scale, "epoch_id": e.id,
              "epoch": e.index, "start_s": e.start_s, "end_s": e.end_s, "score": r.score,
              "not_assessable": r.not_assessable, "note": r.note, "engine_intensity_mean": e.intensity_mean,
-             "recording_deleted": rec.deleted_at is not None} for r, e, rec, u in db.execute(query)]
+             "model": m.name, "model_synthetic": m.synthetic, "recording_deleted": rec.deleted_at is not None}
+            for r, e, rec, u, m in db.execute(query)]
     columns = ["review_id", "created_at", "user", "role", "recording_id", "patient", "scale", "epoch_id", "epoch",
-               "start_s", "end_s", "score", "not_assessable", "note", "engine_intensity_mean", "recording_deleted"]
+               "start_s", "end_s", "score", "not_assessable", "note", "engine_intensity_mean", "model",
+               "model_synthetic", "recording_deleted"]
     return pd.DataFrame(rows, columns=columns)

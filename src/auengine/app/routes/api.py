@@ -77,23 +77,43 @@ def timeline(request: Request, recording_id: int, user: User = Depends(reader), 
                          records.epochs_of(db, recording_id))
 
 
-@router.post("/recordings/{recording_id}/cancel", status_code=202)
-def cancel(recording_id: int, user: User = Depends(writer), db=Depends(get_db)):
+def cancel_as(db, user: User, recording_id: int):
+    """Cancel a recording's scoring (its owner or an admin), audited; the recording."""
     recording = live_recording(db, recording_id)
     may_change(user, recording)
     request_cancel(db, recording.job)
     accounts.audit(db, user, "cancel", f"recording:{recording_id}")
     db.commit()
-    return recording_view(recording)
+    return recording
+
+
+def delete_as(db, layout, user: User, recording_id: int) -> None:
+    """Delete a recording (its owner or an admin), audited."""
+    recording = live_recording(db, recording_id)
+    may_change(user, recording)
+    records.delete_recording(db, layout, recording)
+    accounts.audit(db, user, "delete", f"recording:{recording_id}", patient=recording.patient)
+    db.commit()
+
+
+def review_as(db, user: User, epoch_id: int, score: float | None, not_assessable: bool, note: str):
+    """Append a review of an epoch, audited; the review."""
+    epoch = live_epoch(db, epoch_id)
+    review = records.add_review(db, epoch, user, score, not_assessable, note)
+    accounts.audit(db, user, "review", f"epoch:{epoch_id}", recording=epoch.recording_id, score=review.score,
+                   not_assessable=review.not_assessable)
+    db.commit()
+    return review
+
+
+@router.post("/recordings/{recording_id}/cancel", status_code=202)
+def cancel(recording_id: int, user: User = Depends(writer), db=Depends(get_db)):
+    return recording_view(cancel_as(db, user, recording_id))
 
 
 @router.delete("/recordings/{recording_id}", status_code=204)
 def delete(request: Request, recording_id: int, user: User = Depends(writer), db=Depends(get_db)):
-    recording = live_recording(db, recording_id)
-    may_change(user, recording)
-    records.delete_recording(db, request.app.state.layout, recording)
-    accounts.audit(db, user, "delete", f"recording:{recording_id}", patient=recording.patient)
-    db.commit()
+    delete_as(db, request.app.state.layout, user, recording_id)
     return Response(status_code=204)
 
 
@@ -106,12 +126,7 @@ def live_epoch(db, epoch_id: int):
 
 @router.post("/epochs/{epoch_id}/reviews", status_code=201)
 def add_review(epoch_id: int, body: ReviewIn, user: User = Depends(writer), db=Depends(get_db)):
-    epoch = live_epoch(db, epoch_id)
-    review = records.add_review(db, epoch, user, body.score, body.not_assessable, body.note)
-    accounts.audit(db, user, "review", f"epoch:{epoch_id}", recording=epoch.recording_id, score=review.score,
-                   not_assessable=review.not_assessable)
-    db.commit()
-    return review_view(review)
+    return review_view(review_as(db, user, epoch_id, body.score, body.not_assessable, body.note))
 
 
 @router.get("/epochs/{epoch_id}/reviews")

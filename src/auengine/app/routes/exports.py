@@ -35,11 +35,14 @@ def result_file_response(request: Request, db, user: User, recording, name: str)
                         headers={"Content-Disposition": f'attachment; filename="recording{recording.id}_{name}"'})
 
 
-def _epoch_rows(db, recording_ids: list[int]) -> pd.DataFrame:
+def _epoch_rows(db, recordings: list) -> pd.DataFrame:
+    """Epochs of these recordings with the engine's numbers and the model (and whether it is synthetic)."""
     rows = []
-    for recording_id in recording_ids:
-        for e in records.epochs_of(db, recording_id):
-            rows.append({"recording_id": recording_id, "epoch_id": e.id, "epoch": e.index, "label": e.label,
+    for recording in recordings:
+        for e in records.epochs_of(db, recording.id):
+            rows.append({"recording_id": recording.id, "patient": recording.patient, "model": recording.model.name,
+                         "model_synthetic": recording.model.synthetic, "epoch_id": e.id, "epoch": e.index,
+                         "label": e.label,
                          "start_s": e.start_s, "end_s": e.end_s, "intensity_mean": e.intensity_mean,
                          "intensity_max": e.intensity_max, "level": e.level, "confidence": e.confidence,
                          "face_share": e.face_share, "review": e.review_reason})
@@ -58,11 +61,7 @@ def cohort_export(request: Request, kind: str, user: User = Depends(reader), db=
     if kind == "reviews":
         return csv_response(db, user, records.review_rows(db), "cohort_reviews.csv", "cohort:reviews")
     if kind == "epochs":
-        table = _epoch_rows(db, [r.id for r in done])
-        patients = {r.id: r.patient for r in done}
-        if len(table):
-            table.insert(1, "patient", table["recording_id"].map(patients))
-        return csv_response(db, user, table, "cohort_epochs.csv", "cohort:epochs")
+        return csv_response(db, user, _epoch_rows(db, done), "cohort_epochs.csv", "cohort:epochs")
     if kind == "frames":
         accounts.audit(db, user, "export", "cohort:frames", recordings=len(done))
         db.commit()
@@ -77,9 +76,9 @@ def _concat_frames(paths: list[tuple[int, str, Path]]):
     for recording_id, patient, path in paths:
         if not path.is_file():
             continue
-        table = pd.read_csv(path)
-        table.insert(0, "recording_id", recording_id)
-        table.insert(1, "patient", patient)
+        frames = pd.read_csv(path)
+        table = pd.concat([pd.DataFrame({"recording_id": recording_id, "patient": patient}, index=frames.index),
+                           frames], axis=1)
         buffer = io.StringIO()
         table.to_csv(buffer, index=False, header=header)
         header = False
@@ -95,7 +94,7 @@ def recording_export(request: Request, recording_id: int, kind: str, user: User 
     if kind == "frames":
         return result_file_response(request, db, user, recording, "frames.csv")
     if kind == "epochs":
-        return csv_response(db, user, _epoch_rows(db, [recording_id]), f"recording{recording_id}_epochs.csv",
+        return csv_response(db, user, _epoch_rows(db, [recording]), f"recording{recording_id}_epochs.csv",
                             f"recording:{recording_id}")
     if kind == "reviews":
         return csv_response(db, user, records.review_rows(db, recording_id), f"recording{recording_id}_reviews.csv",

@@ -6,15 +6,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from ...errors import InputError
-from ...jobs.queue import request_cancel
 from ...scales import get_scale, scale_names
-from ...store import accounts, records
+from ...store import records
 from ...store.models import User
 from ..auth import get_db, reader, writer
 from ..factory import templates
 from ..uploads import read_upload_form, store_uploads, upload_limit
 from ..views import epoch_view, recording_view
-from .api import live_epoch, live_recording, may_change
+from .api import cancel_as, delete_as, live_recording, review_as
 
 router = APIRouter()
 
@@ -65,21 +64,13 @@ def recording_page(request: Request, recording_id: int, user: User = Depends(rea
 
 @router.post("/recordings/{recording_id}/delete")
 def delete_page(request: Request, recording_id: int, user: User = Depends(writer), db=Depends(get_db)):
-    recording = live_recording(db, recording_id)
-    may_change(user, recording)
-    records.delete_recording(db, request.app.state.layout, recording)
-    accounts.audit(db, user, "delete", f"recording:{recording_id}", patient=recording.patient)
-    db.commit()
+    delete_as(db, request.app.state.layout, user, recording_id)
     return RedirectResponse("/recordings", 303)
 
 
 @router.post("/recordings/{recording_id}/cancel")
 def cancel_page(recording_id: int, user: User = Depends(writer), db=Depends(get_db)):
-    recording = live_recording(db, recording_id)
-    may_change(user, recording)
-    request_cancel(db, recording.job)
-    accounts.audit(db, user, "cancel", f"recording:{recording_id}")
-    db.commit()
+    cancel_as(db, user, recording_id)
     return RedirectResponse(f"/recordings/{recording_id}", 303)
 
 
@@ -96,14 +87,10 @@ def queue_page(request: Request, user: User = Depends(reader), db=Depends(get_db
 def review_form(request: Request, epoch_id: int, score: str = Form(""), note: str = Form(""),
                 not_assessable: str = Form(""), back: str = Form("/queue"), user: User = Depends(writer),
                 db=Depends(get_db)):
-    epoch = live_epoch(db, epoch_id)
     try:
         value = float(score) if score.strip() else None
     except ValueError:
         raise HTTPException(400, f"score {score!r} is not a number") from None
-    review = records.add_review(db, epoch, user, value, bool(not_assessable), note)
-    accounts.audit(db, user, "review", f"epoch:{epoch_id}", recording=epoch.recording_id, score=review.score,
-                   not_assessable=review.not_assessable)
-    db.commit()
+    review_as(db, user, epoch_id, value, bool(not_assessable), note)
     target = back if back.startswith("/") and not back.startswith("//") else "/queue"
     return RedirectResponse(target, 303)
