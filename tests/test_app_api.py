@@ -152,3 +152,23 @@ def test_exports_per_recording_and_cohort(service):
     assert list(reviews["score"]) == [2.0] and reviews["model_synthetic"].all()
     assert table(f"/recordings/{ids[1]}/export/reviews.csv").empty
     assert service.client.get("/exports/secrets.csv", headers=h).status_code == 404
+
+
+def test_several_videos_in_one_upload(service):
+    first, second = service.videos[:2]
+    created = service.client.post("/api/recordings", headers=service.headers("nurse"),
+                                  data={"patient": "TWIN-1", "scale": "nips", "model": "phantom"},
+                                  files=[("file", (first.name, first.read_bytes(), "video/mp4")),
+                                         ("file", (second.name, second.read_bytes(), "video/mp4"))])
+    assert created.status_code == 201
+    made = created.json()["recordings"]
+    assert [r["filename"] for r in made] == [first.name, second.name] and {r["scale"] for r in made} == {"nips"}
+    assert service.work() and service.work() and not service.work()
+    epoch = service.client.get(f"/api/recordings/{made[1]['id']}/epochs", headers=service.headers("nurse")).json()[0]
+    # NIPS is 0-7: 7 is accepted, 8 is not
+    assert service.client.post(f"/api/epochs/{epoch['id']}/reviews", json={"score": 7},
+                               headers=service.headers("nurse")).status_code == 201
+    assert service.client.post(f"/api/epochs/{epoch['id']}/reviews", json={"score": 8},
+                               headers=service.headers("nurse")).status_code == 400
+    history = service.client.get(f"/api/epochs/{epoch['id']}/reviews", headers=service.headers("researcher")).json()
+    assert [r["score"] for r in history] == [7.0]

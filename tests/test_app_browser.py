@@ -89,6 +89,7 @@ def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_di
     page.set_input_files("input[name=file]", str(video))
     page.fill("input[name=patient]", "NICU-0042")
     page.select_option("select[name=scale]", "flacc")
+    nurse.shot("upload")
     page.click("#upload-form button[type=submit]")
     page.wait_for_url("**/recordings")
     row = page.locator("#recordings tbody tr").first

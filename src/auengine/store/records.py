@@ -112,22 +112,22 @@ def summary(recording: Recording) -> dict | None:
 
 # -- epochs ---------------------------------------------------------------------------------------------
 def _number(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
+    """A finite float, or None (empty cells and NaN)."""
+    value = pd.to_numeric(value, errors="coerce")
+    return float(value) if pd.notna(value) and math.isfinite(value) else None
 
 
 def import_epochs(db: DbSession, recording: Recording, epochs_csv: Path, thumbnails: dict[int, str]) -> int:
     """Epoch rows from a finished result's epochs.csv; a second import of the same recording adds nothing."""
     if db.scalar(select(func.count()).select_from(Epoch).where(Epoch.recording_id == recording.id)):
         return 0
-    table = pd.read_csv(epochs_csv, keep_default_na=False, na_values=[""])
+    # text columns as written (a label "NA" stays "NA"); numbers parsed per cell, empty -> None
+    table = pd.read_csv(epochs_csv, keep_default_na=False, dtype={"label": str, "review": str})
     for row in table.itertuples(index=False):
-        db.add(Epoch(recording_id=recording.id, index=int(row.epoch), label=str(row.label if row.label == row.label
-                                                                                  else "")[:255],
+        db.add(Epoch(recording_id=recording.id, index=int(row.epoch), label=row.label[:255],
                      start_s=float(row.start_s), end_s=float(row.end_s), intensity_mean=_number(row.intensity_mean),
                      intensity_max=_number(row.intensity_max), level=int(row.level),
-                     confidence=_number(row.confidence), face_share=float(row.face_share),
-                     review_reason=str(row.review) if row.review == row.review else "",
+                     confidence=_number(row.confidence), face_share=float(row.face_share), review_reason=row.review,
                      thumbnail=thumbnails.get(int(row.epoch))))
     db.flush()
     return len(table)

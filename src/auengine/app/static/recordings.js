@@ -13,6 +13,7 @@
       status.className = "status " + r.status;
       tr.querySelector("progress").value = r.progress;
       tr.querySelector(".pct").textContent = Math.round(r.progress * 100) + " %";
+      tr.querySelector(".frames").textContent = r.frames_done + "/" + r.frames_total + " frames";
       tr.querySelector(".eta").textContent = r.eta_s == null ? "" : r.eta_s < 90 ? Math.round(r.eta_s) + " s left"
         : Math.round(r.eta_s / 60) + " min left";
       if (r.status === "queued" || r.status === "running") busy = true;
