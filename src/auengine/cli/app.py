@@ -107,8 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"auengine serve: removed {len(removed)} unfinished upload/work folder(s)", file=sys.stderr)
     workers = args.workers if args.workers is not None else max(1, (os.cpu_count() or 2) // 2)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = WorkerPool(WorkerSettings(str(settings.data), args.db, lease_s=args.lease, min_confidence=args.min_confidence,
-                                     ray_address=args.ray_address, threads=threads), workers).start()
+    worker_settings = WorkerSettings(str(settings.data), args.db, lease_s=args.lease,
+                                     min_confidence=args.min_confidence, ray_address=args.ray_address, threads=threads)
+    pool = WorkerPool(worker_settings, workers).start()
     print(f"auengine serve: http://{args.host}:{args.port}/ (data {settings.data}, {workers} scoring worker(s)"
           f"{', Ray ' + args.ray_address if args.ray_address else ''}, pids {pool.pids()})", file=sys.stderr)
     try:
