@@ -100,6 +100,7 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
     detector, landmarker = backends or build_backends(options.detector, options.landmarks)
     tracker = FaceTracker(detector, landmarker, detect_every=options.detect_every)
     cnn = CnnScorer(options.cnn, options.cnn_batch) if options.cnn else None
+
     def on_frame(index, image, result):
         if cnn is not None:
             cnn.add(index, image, result)
