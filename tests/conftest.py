@@ -69,3 +69,29 @@ def tiny_bundle(tmp_path_factory, rules) -> Path:
     return save_bundle(tmp_path_factory.mktemp("bundle") / "bundle", model, rules=rules, engagement=engagement,
                        preprocessing={"au_backend": "geometry", "neutral": "auto (per video)"},
                        training_data={"synthetic": True, "rows": len(table)})
+
+
+# -- the review app (tests/test_app_*.py; helpers in tests/app_support.py) ----------------------------------
+@pytest.fixture(scope="session")
+def app_phantom(tmp_path_factory):
+    """(phantom manifest table, phantom video paths, synthetic bundle folder) for the app tests."""
+    from app_support import make_bundle, make_phantom
+
+    folder = tmp_path_factory.mktemp("app_phantom")
+    table = make_phantom(folder / "phantom")
+    bundle = make_bundle(folder / "bundle", table)
+    return table, sorted((folder / "phantom" / "videos").glob("*.mp4")), bundle
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session; skipped when the machine has no PostgreSQL binaries."""
+    from app_support import Postgres, postgres_binaries
+
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin: "
+                    "apt-get install postgresql to run the PostgreSQL variant")
+    server = Postgres(binaries)
+    yield server
+    server.stop()

@@ -16,7 +16,7 @@ from .options import check_writable
 
 
 #: command groups, one module each; each has ``add_commands(sub, common)``
-COMMAND_GROUPS = ("media", "models", "score", "agreement")
+COMMAND_GROUPS = ("media", "models", "score", "agreement", "app")
 
 
 def build_parser() -> argparse.ArgumentParser:

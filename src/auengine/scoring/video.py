@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -145,15 +146,27 @@ def frame_scores(video: str | Path, bundle, options: ScoreOptions = ScoreOptions
 
 
 def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, options: ScoreOptions = ScoreOptions(),
-                backends=None, progress: bool | None = False) -> dict:
-    """Score one video; returns its summary (also written to OUT/<name>/summary.json, last)."""
+                backends=None, progress: bool | None = False,
+                on_progress: Callable[[int], None] | None = None) -> dict:
+    """Score one video; returns its summary (also written to OUT/<name>/summary.json, last).
+
+    ``progress``: a frame bar (see auengine.progress); ``on_progress(frames_done)`` is called
+    after each frame (it may raise to abort the video).
+    """
     started = time.perf_counter()
     video = Path(video)
     target = video_dir(Path(out), video)
     bundle = load_bundle(bundle_dir)
     scale = bundle.scale
     cnn = CnnScorer(options.cnn, options.cnn_batch) if options.cnn else None
-    result = frame_scores(video, bundle, options, backends, cnn.add if cnn else None, progress)
+
+    def on_frame(index, image, tracked):
+        if cnn is not None:
+            cnn.add(index, image, tracked)
+        if on_progress is not None:
+            on_progress(index + 1)
+
+    result = frame_scores(video, bundle, options, backends, on_frame if cnn or on_progress else None, progress)
     frames, landmarks, fps = result.frames, result.landmarks, result.fps
     if cnn is not None:
         frames["cnn_level"], frames["cnn_confidence"] = cnn.finish(len(frames))

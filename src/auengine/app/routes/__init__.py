@@ -1,0 +1,1 @@
+"""One APIRouter per area: session (login), pages, media, exports, admin, api."""

@@ -1,0 +1,1 @@
+"""Persistence of the review service: tables, migrations, repository functions."""
