@@ -83,7 +83,7 @@ def epoch_table(frames: pd.DataFrame, epochs: pd.DataFrame, scale: PainScale, th
         row = {"epoch": epoch.epoch, "label": epoch.label, "start_s": epoch.start_s, "end_s": epoch.end_s,
                "frames": int(inside.sum()), "face_share": float(part["face_found"].mean()) if len(part) else 0.0,
                "intensity_max": float(np.nanmax(curve)) if scored.any() else float("nan"), "intensity_mean": mean,
-               "seconds_above": float((curve[scored] >= threshold).sum() / fps),
+               "seconds_above": min(float((curve[scored] >= threshold).sum() / fps), epoch.end_s - epoch.start_s),
                "level": int(scale.level(np.clip(mean, scale.low, scale.high))) if scored.any() else -1,
                "confidence": float(np.nanmean(part["confidence"])) if part["confidence"].notna().any() else float("nan")}
         if "cnn_level" in part.columns:
@@ -98,7 +98,9 @@ def epoch_table(frames: pd.DataFrame, epochs: pd.DataFrame, scale: PainScale, th
 def review_reasons(row: dict, rules: ReviewRules) -> list[str]:
     """Why an epoch needs a human look (empty: it does not)."""
     reasons = []
-    if row["frames"] and row["face_share"] < rules.min_face_share:
+    if not row["frames"]:
+        reasons.append("no frames (the epoch lies outside the video)")
+    elif row["face_share"] < rules.min_face_share:
         reasons.append(f"face missing in {1 - row['face_share']:.0%} of frames")
     if np.isfinite(row["confidence"]) and row["confidence"] < rules.min_confidence:
         reasons.append(f"low confidence ({row['confidence']:.2f}: intensity near a level boundary)")
