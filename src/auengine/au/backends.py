@@ -15,6 +15,7 @@ import pandas as pd
 from ..columns import LANDMARK_COLUMNS, au_column, landmarks_of
 from ..errors import BackendUnavailableError, InputError
 from ..optional import import_pyfeat
+from ..registries import AU_BACKENDS as _AU_BACKENDS
 from ..registry import Registry
 from ..weights import download_allowed
 from .landmark_aus import OUTPUT_AUS, au_from_landmarks, table_attrs
@@ -30,7 +31,7 @@ class AUBackend:
         raise NotImplementedError
 
 
-AU_BACKENDS: Registry[AUBackend] = Registry("AU backend")
+AU_BACKENDS: Registry[AUBackend] = _AU_BACKENDS     # declared in auengine.registries
 
 
 def _usable(frames: pd.DataFrame) -> np.ndarray:

@@ -154,9 +154,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register extract, phantom, manifest, aus, frames on the subcommand parser."""
-    from ..au.backends import AU_BACKENDS
-    from ..faces.detect import DETECTORS
-    from ..faces.landmarks import LANDMARKERS
+    from ..registries import AU_BACKENDS, DETECTORS, LANDMARKERS
 
     ext = sub.add_parser("extract", parents=[common], help="faces and 68 landmarks from images, folders and videos")
     ext.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
@@ -213,7 +211,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     aus_sampling.add_argument("--fps", type=float, metavar="F")
     aus.set_defaults(func=cmd_aus)
 
-    from ..models.backbones import BACKBONES
+    from ..registries import BACKBONES
 
     tr = sub.add_parser("train-e2e", parents=[common], help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
     tr.add_argument("manifest")

@@ -8,10 +8,16 @@ import sys
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score videos or folders of videos with a bundle."""
+    from ..models.folders import resolve_model_folder
     from ..scoring.batch import score_many
     from ..scoring.timeline import ReviewRules
     from ..scoring.video import ScoreOptions
 
+    if args.cnn:                       # a run folder is accepted (its first fold), anything else refused up front
+        cnn = resolve_model_folder(args.cnn)
+        if cnn.note:
+            print(f"auengine score: --cnn {cnn.note}", file=sys.stderr)
+        args.cnn = str(cnn.path)
     options = ScoreOptions(detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
                            epoch_s=args.epoch, epochs_csv=args.epochs_csv, threshold=args.threshold,
                            smooth_s=args.smooth, cnn=args.cnn,
@@ -26,8 +32,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register `score` on the subcommand parser."""
-    from ..faces.detect import DETECTORS
-    from ..faces.landmarks import LANDMARKERS
+    from ..registries import DETECTORS, LANDMARKERS
 
     sc = sub.add_parser("score", parents=[common], help="score videos for pain: timelines, epochs, review list")
     sc.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files or folders of videos")
