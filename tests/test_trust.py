@@ -157,6 +157,14 @@ def test_epochs_without_frames_are_flagged_and_time_above_fits_the_epoch():
     assert (table["seconds_above"] <= table["end_s"] - table["start_s"]).all()
 
 
+def test_frames_without_a_face_get_no_smoothed_score():
+    from auengine.scoring.timeline import smooth
+
+    values = np.r_[np.full(10, 6.0), np.full(10, np.nan)]
+    smoothed = smooth(values, fps=10.0, window_s=1.0)
+    assert np.isfinite(smoothed[:10]).all() and np.isnan(smoothed[10:]).all()
+
+
 # -- item 14: --cnn accepts a run folder (its first fold, said) or points to the models -------------------
 def test_cnn_run_folder_resolved_or_models_listed(tmp_path):
     from auengine.models.folders import resolve_model_folder
@@ -250,3 +258,71 @@ def test_lazy_registry_names_match_the_registered_factories():
 
 def get_scale_like():
     return None
+
+
+# -- item 19: report.html for a nurse ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_bundle(tmp_path_factory):
+    """A bundle fitted on the phantom's own landmarks (4 subjects x 20 frames, about 2 s; synthetic)."""
+    from auengine.au.backends import GeometryBackend
+    from auengine.au.rules import load_rules
+    from auengine.bundle import save_bundle
+    from auengine.estimators.aueipa import AuEIPARegressor
+    from auengine.phantom import generate
+
+    folder = tmp_path_factory.mktemp("bundle")
+    table = read_manifest(generate(folder / "data", n_subjects=4, frames_per_subject=20, seed=3, videos=False,
+                                   progress=False, workers=1))
+    aus = ["AU4", "AU6", "AU7", "AU9", "AU10", "AU25", "AU27", "AU43"]
+    engagement = pd.Series(1.0 / len(aus), index=aus)
+    model = AuEIPARegressor(aus=aus, engagement=engagement, weighted=False).fit(
+        _geometry(GeometryBackend, table), table["score"].to_numpy())
+    return save_bundle(folder / "bundle", model, rules=load_rules("infant"), engagement=engagement,
+                       preprocessing={"au_backend": "geometry"}, training_data={"synthetic": True, "rows": len(table)})
+
+
+def _geometry(backend, table):
+    return backend().estimate(table)
+
+
+def test_report_for_a_nurse_on_a_real_face_video(small_bundle, face_video, tmp_path):
+    import re
+
+    from auengine.scoring.video import ScoreOptions, score_video
+
+    epochs = tmp_path / "epochs.csv"
+    epochs.write_text("start_s,end_s,label\n0,0.6,first\n0.6,1.2,second\n5,6,after the end\n")
+    score_video(face_video, small_bundle, tmp_path / "out", ScoreOptions(epochs_csv=str(epochs)))
+    page = (tmp_path / "out" / face_video.stem / "report.html").read_text()
+    text = re.sub(r"data:image/png;base64,[^']+", "", page)
+    assert "class=\"banner\"" in text or "class=banner" in text
+    assert "trained on synthetic faces" in text
+    for name in ("no pain (0-2.5)", "mild (2.5-5)", "moderate (5-7.5)", "severe (7.5-10)"):
+        assert name in text                                            # the colour legend
+    cells = re.findall(r"<td>(.*?)</td>", text)
+    assert cells and not {"nan", "NaN", "-1", "None"} & set(cells)     # no raw missing values or level -1
+    assert "no score" in cells and "no frames (the epoch lies outside the video)" in cells
+    assert any(c in ("no pain", "mild", "moderate", "severe") for c in cells)
+    assert (tmp_path / "out" / face_video.stem / "peak_contributions.png").is_file()
+    epochs_out = pd.read_csv(tmp_path / "out" / face_video.stem / "epochs.csv")
+    assert (epochs_out["seconds_above"] <= epochs_out["end_s"] - epochs_out["start_s"] + 1e-9).all()
+
+
+def test_readable_epochs_names_levels_and_hides_missing_values():
+    from auengine.scales import get_scale
+    from auengine.scoring.report import readable_epochs
+
+    epochs = pd.DataFrame({"epoch": [0, 1], "label": ["", ""], "start_s": [0.0, 1.0], "end_s": [1.0, 2.0],
+                           "frames": [10, 0], "face_share": [1.0, 0.0], "intensity_max": [6.0, np.nan],
+                           "intensity_mean": [5.5, np.nan], "seconds_above": [1.0, 0.0], "level": [2, -1],
+                           "confidence": [0.8, np.nan], "review": ["", "no frames (the epoch lies outside the video)"]})
+    table = readable_epochs(epochs, get_scale("flacc"), 2.5)
+    assert list(table["level"]) == ["moderate", "no score"] and "label" not in table.columns
+    assert table.iloc[1]["mean intensity"] == "\u2014" and table.iloc[0]["review"] == "\u2014"
+    assert table.iloc[1]["face found"] == "\u2014" and table.iloc[0]["face found"] == "100%"
+
+
+def test_au_chart_labels_carry_au_names(rules):
+    from auengine.scoring.report import au_label
+
+    assert au_label("AU4", rules.names) == "AU4 brow lowerer" and au_label("AU99", rules.names) == "AU99"

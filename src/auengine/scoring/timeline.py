@@ -37,9 +37,11 @@ def confidence(intensity: np.ndarray, scale: PainScale) -> np.ndarray:
 
 
 def smooth(values: np.ndarray, fps: float, window_s: float = 0.5) -> np.ndarray:
-    """Centred moving average over ``window_s`` seconds, ignoring NaN (frames without a face)."""
+    """Centred moving average over ``window_s`` seconds of the frames with a score; NaN stays NaN (a frame
+    without a face gets no score from its neighbours)."""
     window = max(1, int(round(window_s * fps)))
-    return pd.Series(values, dtype=float).rolling(window, center=True, min_periods=1).mean().to_numpy()
+    series = pd.Series(values, dtype=float)
+    return series.rolling(window, center=True, min_periods=1).mean().where(series.notna()).to_numpy()
 
 
 def fixed_epochs(duration_s: float, epoch_s: float) -> pd.DataFrame:
