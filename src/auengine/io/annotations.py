@@ -22,7 +22,7 @@ import cv2
 import pandas as pd
 
 from ..errors import InputError
-from .manifest import ManifestError, scale_problem, write_manifest
+from .manifest import ManifestError, read_csv_file, scale_problem, write_manifest
 
 ANNOTATION_COLUMNS = ("video", "subject", "time_s", "scale", "score")
 
@@ -78,12 +78,7 @@ def frames_from_annotations(annotations: str | Path, out_dir: str | Path, *, fra
 
 
 def _read(annotations: Path) -> pd.DataFrame:
-    if not annotations.is_file():
-        raise InputError(f"annotations file not found: {annotations}")
-    try:
-        table = pd.read_csv(annotations, dtype={"video": str, "subject": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{annotations}: not a readable CSV ({exc})".replace("\n", " ")) from None
+    table = read_csv_file(annotations, "annotations file", dtype={"video": str, "subject": str})
     missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"{annotations}: missing column(s) {', '.join(missing)}; "

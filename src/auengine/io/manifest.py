@@ -46,12 +46,7 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame
         whole number within the scale's levels.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"manifest not found: {path}")
-    try:
-        table = pd.read_csv(path, dtype={"path": str, "subject": str, "sequence": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc})".replace("\n", " ")) from None
+    table = read_csv_file(path, "manifest", dtype={"path": str, "subject": str, "sequence": str})
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; a manifest needs at least "
@@ -65,6 +60,16 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame
         raise ManifestError(path, problems)
     table["level"] = derive_levels(table)
     return table
+
+
+def read_csv_file(path: Path, kind: str, dtype: dict | None = None) -> pd.DataFrame:
+    """A CSV file, or InputError in one line: "<kind> not found" or "not a readable CSV"."""
+    if not path.is_file():
+        raise InputError(f"{kind} not found: {path}")
+    try:
+        return pd.read_csv(path, dtype=dtype)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})".replace("\n", " ")) from None
 
 
 def _problems(table: pd.DataFrame, check_files: bool) -> list[tuple[int, str]]:
