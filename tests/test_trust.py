@@ -39,6 +39,12 @@ def test_table_backend_refuses_another_clips_table(tmp_path):
     mixed = pd.DataFrame({"source": ["x/clipA.mp4", "clipC.mp4"], "frame": [3, 3]})
     assert TableBackend(str(table)).estimate(mixed)["AU04_r"].tolist()[0] == 3.0    # matched by stem and frame
     assert np.isnan(TableBackend(str(table)).estimate(mixed)["AU04_r"].iloc[1])      # another source: no value
+    clash = tmp_path / "clash.csv"
+    pd.DataFrame({"source": ["a/x.jpg", "b/x.jpg"], "frame": [0, 0], "AU04_r": [1.0, 2.0]}).to_csv(clash, index=False)
+    with pytest.raises(InputError, match="a/x.jpg and b/x.jpg share the file stem 'x'"):
+        TableBackend(str(clash)).estimate(pd.DataFrame({"source": ["b/x.jpg"], "frame": [0]}))
+    with pytest.raises(InputError, match="the frames: c/clipA.mp4 and d/clipA.mp4 share"):
+        TableBackend(str(table)).estimate(pd.DataFrame({"source": ["c/clipA.mp4", "d/clipA.mp4"], "frame": [0, 0]}))
     two = tmp_path / "two.csv"
     pd.DataFrame({"source": ["a", "b"], "frame": [0, 0], "AU04_r": [1.0, 2.0]}).to_csv(two, index=False)
     with pytest.raises(InputError, match="one-source"):

@@ -107,6 +107,11 @@ class TableBackend(AUBackend):
         self.require_sources(keys["stem"])
         known = pd.DataFrame({"stem": self.table_stems(), "frame": self.table["frame"].astype(int)})
         known = pd.concat([known, self.table[self.columns]], axis=1)
+        shared = set(keys["stem"]) & set(known["stem"])
+        for side, sources, stems in (("the AU table", self.table["source"], known["stem"]),
+                                     ("the frames", frames[source_column], keys["stem"])):
+            if self.source is None or side == "the frames":
+                _refuse_shared_stems(sources, stems, shared, f"{self.path}: {side}")
         on = ["stem", "frame"]
         merged = keys.merge(known.drop_duplicates(on)[on + self.columns], on=on, how="left")
         merged.index = frames.index
@@ -114,7 +119,6 @@ class TableBackend(AUBackend):
         out.attrs = {"backend": "table", "au_table": str(self.path), "format": self.table.attrs.get("format"),
                      "au_table_source": self.source, "joined_on": "source stem and frame"}
         return out
-
 
     def table_stems(self) -> pd.Series:
         """The join key of each AU-table row: its source's stem, or the ``source`` given."""
@@ -129,6 +133,15 @@ class TableBackend(AUBackend):
             given = " (--au-table-source)" if self.source is not None else ""
             raise InputError(f"{self.path}: the AU table is for {', '.join(theirs[:3])}{given}, not for "
                              f"{', '.join(mine[:3])}; if it belongs to this input, say so: --au-table-source {mine[0]}")
+
+
+def _refuse_shared_stems(sources: pd.Series, stems: pd.Series, used: set, where: str) -> None:
+    """InputError when two different sources with one file stem take part in a join (their rows would mix)."""
+    per_stem = sources.astype(str).groupby(stems.to_numpy()).unique()
+    for stem, names in per_stem.items():
+        if stem in used and len(names) > 1:
+            raise InputError(f"{where}: {names[0]} and {names[1]} share the file stem {stem!r}, the join key; "
+                             "use unique file names (or one AU table and one run per folder)")
 
 
 def _stem(source) -> str:
