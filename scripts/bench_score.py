@@ -49,10 +49,10 @@ def make_video(path: Path, seconds: float) -> Path:
 
 
 def decode_fps(video: Path) -> float:
-    from auengine.scoring.stream import FrameReader
+    from auengine.io.video import VideoReader
 
     start, n = time.perf_counter(), 0
-    with FrameReader(video) as reader:
+    with VideoReader(video) as reader:
         for _ in reader:
             n += 1
     return n / (time.perf_counter() - start)

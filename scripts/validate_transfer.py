@@ -28,7 +28,7 @@ import pandas as pd
 
 from auengine.evaluation.e2e import splits
 from auengine.evaluation.experiment import manifest_aus
-from auengine.evaluation.metrics import METRICS
+from auengine.metrics import METRICS
 from auengine.evaluation.regression import best_k, core_au_sweep, fold_metrics
 from auengine.io.manifest import read_manifest
 from auengine.models.train import TrainConfig

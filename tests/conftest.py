@@ -49,3 +49,23 @@ def face_video(tmp_path_factory, media_dir) -> Path:
         writer.write(np.roll(image, i, axis=1))
     writer.release()
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, rules) -> Path:
+    """A small AuE-IPA bundle (FLACC) fitted on random AU intensities; marked synthetic. Fast (< 1 s)."""
+    import pandas as pd
+
+    from auengine.bundle import save_bundle
+    from auengine.columns import au_column
+    from auengine.estimators.aueipa import AuEIPARegressor
+
+    aus = ["AU4", "AU6", "AU7", "AU9", "AU10", "AU25", "AU27", "AU43"]
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.uniform(0, 5, (300, len(aus))), columns=[au_column(a) for a in aus])
+    score = np.clip(table.to_numpy() @ np.linspace(0.5, 0.1, len(aus)), 0, 10)
+    engagement = pd.Series(np.linspace(0.2, 0.05, len(aus)), index=aus)
+    model = AuEIPARegressor(aus=aus, engagement=engagement, epochs=20).fit(table, score)
+    return save_bundle(tmp_path_factory.mktemp("bundle") / "bundle", model, rules=rules, engagement=engagement,
+                       preprocessing={"au_backend": "geometry", "neutral": "auto (per video)"},
+                       training_data={"synthetic": True, "rows": len(table)})

@@ -211,17 +211,21 @@ def test_evaluation_tables_on_a_tiny_phantom(tiny_phantom, tmp_path):
                                                          "AU1", "AU2", "AU4", "AU7", "AU43"]) / 18
     result = evaluate(train, {"unseen": test, "binary": binary}, tmp_path,
                       EvaluationConfig(backbones=(), folds=3, mlp={"epochs": 20}), engagement=engagement)
-    results = result["results"]
-    k = result["k"]
+    results = result.results
+    k = result.k
     methods = ["PSPI", "12 AU", f"{k} AU", f"{k} AU with weight (AuE-IPA)"]
     cv = results[results["experiment"] == "cross-validation"]
     assert sorted(cv["method"].unique()) == sorted(methods) and (cv.groupby("method").size() == 3).all()
     assert results[["WA", "UA", "P", "R", "F1"]].apply(lambda c: c.between(0, 1)).all().all()
     assert set(results["dataset"]) == {"train", "unseen", "binary"}
     assert results.loc[results["dataset"] == "binary", "level_map"].iloc[0] == "0->0, 1->1, 2->1, 3->1"
-    assert len(result["sweep"]) == 12 and 1 <= k <= 12
+    assert len(result.sweep) == 12 and 1 <= k <= 12
     text = results_markdown(results, k)
-    assert "| PSPI | 3 |" in text and "Tables V-VI-style" in text and (tmp_path / "results.csv").is_file()
+    assert "| PSPI | 3 |" in text and "Tables V-VI-style" in text and result.markdown() == text
+    assert result.aueipa is result.models[f"{k} AU with weight (AuE-IPA)"] and len(result.core_aus) == k
+    paths = result.write(tmp_path)
+    assert {p.name for p in paths.values()} == {"results.csv", "results.md", "core_aus.csv", "core_aus.png"}
+    assert all(p.is_file() for p in paths.values())
 
 
 def test_evaluation_needs_an_engagement_source(tiny_phantom, tmp_path):

@@ -11,7 +11,7 @@ from auengine.au.rules import load_rules
 from auengine.engagement import EngagementAccumulator, au_engagement
 from auengine.errors import BundleError, InputError
 from auengine.evaluation.e2e import splits
-from auengine.evaluation.metrics import classification_metrics, summarize_folds
+from auengine.metrics import classification_metrics, summarize_folds
 from auengine.explain.gradcam import gradcam, reference_gradcam
 
 

@@ -71,3 +71,35 @@ def test_failed_download_is_a_clear_error_not_a_traceback(spec, tmp_path):
     with pytest.raises(WeightsNotFoundError, match="could not download test model"):
         resolve_weights(spec, download=True)
     assert not (tmp_path / "cache" / "model.bin").exists()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A file served over HTTP on 127.0.0.1 (a thread), and its sha256."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    folder = tmp_path / "www"
+    folder.mkdir()
+    payload = b"weights" * 1000
+    (folder / "model.bin").write_bytes(payload)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/model.bin", hashlib.sha256(payload).hexdigest()
+    server.shutdown()
+
+
+def test_download_checks_the_hash_its_file_name_carries(spec, served, tmp_path):
+    url, digest = served
+    good = WeightsSpec(name="test model", filename=f"model-{digest[:10]}.bin", url=url)
+    assert good.hash_prefix == digest[:10]
+    path = resolve_weights(good, download=True)
+    assert path.read_bytes() == b"weights" * 1000
+    bad = WeightsSpec(name="test model", filename="other-0123456789.bin", url=url)
+    with pytest.raises(WeightsNotFoundError, match="hash check"):
+        resolve_weights(bad, download=True)
+    assert not (tmp_path / "cache" / "other-0123456789.bin").exists()

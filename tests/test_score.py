@@ -10,6 +10,7 @@ import pytest
 from auengine.errors import InputError
 from auengine.scales import get_scale
 from auengine.scoring.timeline import ReviewRules, confidence, epoch_table, fixed_epochs, read_epochs_csv
+from auengine.scoring.video import video_dir
 
 AUS = ["AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU20", "AU25", "AU27", "AU43"]
 
@@ -74,17 +75,17 @@ def test_real_videos_face_found_and_marked(media_dir, backends):
         assert np.isnan(landmarks[~frames["face_found"].to_numpy()]).all()
 
 
-def test_frame_reader_errors(tmp_path):
-    from auengine.scoring.stream import FrameReader
+def test_video_reader_errors(tmp_path):
+    from auengine.io.video import VideoReader
 
     with pytest.raises(InputError, match="not found"):
-        FrameReader(tmp_path / "missing.mp4")
+        VideoReader(tmp_path / "missing.mp4")
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
-        FrameReader(tmp_path / "empty.mp4")
+        VideoReader(tmp_path / "empty.mp4")
     (tmp_path / "junk.mp4").write_bytes(b"not a video at all" * 100)
     with pytest.raises(InputError, match="cannot open|no frame"):
-        with FrameReader(tmp_path / "junk.mp4") as reader:
+        with VideoReader(tmp_path / "junk.mp4") as reader:
             list(reader)
             raise InputError(reader.error or "cannot open")
 
@@ -127,7 +128,7 @@ def test_phantom_videos_scored_curve_follows_the_truth(phantom_bundle, backends)
     for subject in sorted(table["subject"].unique())[8:]:
         video = folder / "data" / "videos" / f"{subject}_seq0.mp4"
         summary = score_video(video, bundle, folder / "scored", ScoreOptions(report=False), backends=backends)
-        frames = pd.read_csv(folder / "scored" / video.stem / "frames.csv")
+        frames = pd.read_csv(video_dir(folder / "scored", video) / "frames.csv")
         truth = table[table["sequence"] == video.stem].sort_values("frame")["score"].to_numpy()
         assert summary["frames"] == len(truth) == len(frames)
         ok = np.isfinite(frames["intensity_smooth"].to_numpy())
@@ -151,7 +152,7 @@ def test_batch_resume_bad_inputs_and_ray_equals_local(phantom_bundle, tmp_path, 
     assert "no face found" in reasons[str(media_dir / "no_face.mp4")] and "empty" in reasons[str(tmp_path / "empty.mp4")]
     assert json.loads((tmp_path / "local" / "summary.json").read_text())["failed"]
     # an interrupted run: one video finished, the other left without its summary.json
-    (tmp_path / "local" / videos[1].stem / "summary.json").unlink()
+    (video_dir(tmp_path / "local", videos[1]) / "summary.json").unlink()
     again = score_many(videos, bundle, tmp_path / "local", options, workers=1, progress=False)
     assert again["skipped"] == [str(videos[0])] and again["scored"] == [str(videos[1])]
     forced = score_many(videos[:1], bundle, tmp_path / "local", options, force=True, workers=1, progress=False)
@@ -160,8 +161,8 @@ def test_batch_resume_bad_inputs_and_ray_equals_local(phantom_bundle, tmp_path, 
     remote = score_many(videos, bundle, tmp_path / "ray", options, backend="ray", workers=2, progress=False)
     assert sorted(remote["scored"]) == sorted(map(str, videos))
     for video in videos:
-        a = pd.read_csv(tmp_path / "local" / video.stem / "frames.csv")
-        b = pd.read_csv(tmp_path / "ray" / video.stem / "frames.csv")
+        a = pd.read_csv(video_dir(tmp_path / "local", video) / "frames.csv")
+        b = pd.read_csv(video_dir(tmp_path / "ray", video) / "frames.csv")
         # same frames, faces and levels; numbers equal up to float rounding (MTCNN's convolutions in
         # another process order their sums differently: box corners differ by ~2e-5 px)
         assert a["face_found"].equals(b["face_found"]) and a["level"].equals(b["level"])
@@ -185,7 +186,7 @@ def test_cli_score_with_epochs_csv_report_and_cnn(phantom_bundle, tmp_path):
     save_model(build_model("resnet18", 4, weights=None)[0], cnn, config, {"init": "random (test)"})
     code = main(["score", str(video), "--bundle", str(bundle), "--out", str(tmp_path / "out"), "--epochs-csv",
                  str(epochs), "--cnn", str(cnn), "--workers", "1"])
-    target = tmp_path / "out" / video.stem
+    target = video_dir(tmp_path / "out", video)
     assert code == 0
     result = pd.read_csv(target / "epochs.csv")
     assert list(result["label"]) == ["before", "procedure"] and "disagreement" in result.columns

@@ -116,8 +116,10 @@ def test_frames_time_point_short_of_frames_leaves_nothing(tmp_path, monkeypatch)
     import auengine.io.annotations as annotations
 
     _clip(tmp_path / "clip.mp4")
+    from dataclasses import replace
+
     real_probe = annotations._probe
-    monkeypatch.setattr(annotations, "_probe", lambda path: annotations.VideoInfo(real_probe(path).fps, 100))
+    monkeypatch.setattr(annotations, "_probe", lambda path: replace(real_probe(path), n_frames=100))
     (tmp_path / "scores.csv").write_text("video,subject,time_s,scale,score\n"
                                          "clip.mp4,b1,0.5,flacc,1\nclip.mp4,b1,3.5,flacc,9\n")
     manifest, problems = annotations.frames_from_annotations(tmp_path / "scores.csv", tmp_path / "out", frames=6)

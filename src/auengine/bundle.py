@@ -48,6 +48,18 @@ class Bundle:
         """AU ids the regressor reads, in input order."""
         return list(self.manifest["aus"])
 
+    @property
+    def scale(self):
+        """The bundle's pain scale (a :class:`auengine.scales.PainScale`)."""
+        from .scales import get_scale
+
+        return get_scale(self.manifest["scale"])
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the bundle was trained on synthetic (phantom) faces; unknown counts as not synthetic."""
+        return bool(self.manifest.get("training_data", {}).get("synthetic", False))
+
     def check_table(self, table: pd.DataFrame, source: str = "the AU table") -> None:
         """Refuse a table that lacks the bundle's AUs."""
         missing = [au_column(au) for au in self.aus if au_column(au) not in table.columns]
@@ -58,9 +70,7 @@ class Bundle:
     def predict(self, table: pd.DataFrame, source: str = "the AU table") -> pd.DataFrame:
         """Per-row intensity (on the bundle's scale, clipped to its range) and level; NaN AUs give NaN."""
         self.check_table(table, source)
-        from .scales import get_scale
-
-        scale = get_scale(self.manifest["scale"])
+        scale = self.scale
         values = table[[au_column(au) for au in self.aus]].to_numpy(float)
         ok = np.isfinite(values).all(axis=1)
         intensity = np.full(len(table), np.nan)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .au.geometry import NUM_LANDMARKS
+from .face_geometry import NUM_LANDMARKS
 from .errors import InputError
 
 LANDMARK_COLUMNS = [f"x_{i}" for i in range(NUM_LANDMARKS)] + [f"y_{i}" for i in range(NUM_LANDMARKS)]

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 
 from .bundle import load_bundle
-from .evaluation.experiment import EvaluationConfig, evaluate, manifest_aus, results_markdown, save_aueipa_bundle
+from .face_geometry import inter_ocular_distance
+from .evaluation.experiment import Evaluation, EvaluationConfig, evaluate, manifest_aus
 from .io.manifest import read_manifest
-from .io.tables import atomic_write_bytes, write_table
+from .io.tables import write_table
 from .models.train import TrainConfig
 from .phantom import generate, load_rule
-from .report.figures import core_au_curve, intensity_timeline
+from .progress import stage
+from .report.figures import intensity_timeline
 from .report.html import HtmlReport
 
 SYNTHETIC_NOTE = ("All data in this report are synthetic: phantom infant faces drawn by auengine with known AU "
@@ -52,7 +54,7 @@ def run_demo(out: str | Path, size: str = "full", progress: bool | None = None) 
     plan = SIZES[size]
     started = time.perf_counter()
     rule = load_rule("default")
-    _say(f"generating phantom data: {plan.train_subjects} training and {plan.test_subjects} unseen subjects "
+    stage(f"demo: generating phantom data: {plan.train_subjects} training and {plan.test_subjects} unseen subjects "
          f"x {plan.frames} frames (synthetic)")
     train = read_manifest(generate(out / "data" / "train", n_subjects=plan.train_subjects, frames_per_subject=plan.frames,
                                    pain_rule=rule, population=0, seed=1, videos=False, progress=progress))
@@ -62,29 +64,26 @@ def run_demo(out: str | Path, size: str = "full", progress: bool | None = None) 
     unseen_binary = unseen.assign(scale="nfcs", level=(unseen["score"] >= 3).astype(int))
     tests = {"unseen population (FLACC levels)": unseen, "unseen population (binary NFCS labels)": unseen_binary}
 
-    _say("checking face detection and landmarks on a sample of phantom images (MTCNN + dlib, offline)")
+    stage("demo: checking face detection and landmarks on a sample of phantom images (MTCNN + dlib, offline)")
     extraction = extraction_check(train.sample(plan.extraction_images, random_state=0))
 
-    _say("AU intensities from the phantom's landmarks (geometry backend, per-subject neutral)")
+    stage("demo: AU intensities from the phantom's landmarks (geometry backend, per-subject neutral)")
     train_aus = manifest_aus(train)
     unseen_aus = manifest_aus(unseen)
     config = EvaluationConfig(e2e=TrainConfig(epochs=plan.epochs, weights=None, lr=RANDOM_INIT_LR), folds=plan.folds,
                               e2e_folds=1, n_boot=300)
-    _say(f"training ResNet18 ({plan.epochs} epochs, one subject-wise split), Grad-CAM engagement, core-AU sweep, "
+    stage(f"demo: training ResNet18 ({plan.epochs} epochs, one subject-wise split), Grad-CAM engagement, core-AU sweep, "
          f"{plan.folds}-fold comparison and generalization")
     result = evaluate(train, tests, out, config, train_aus=train_aus,
                       test_aus={name: unseen_aus for name in tests}, progress=progress)
-    markdown = results_markdown(result["results"], result["k"], config.k_rule)
-    atomic_write_bytes(out / "results.md", markdown.encode())
-    core_au_curve(result["sweep"], result["k"], out / "core_aus.png", "Core-AU selection on the phantom (Fig. 6)")
-
-    bundle_dir = save_aueipa_bundle(out / "bundle", result, train, rules=config.rules,
+    result.write(out, sweep_title="Core-AU selection on the phantom (Fig. 6)")
+    bundle_dir = result.save_bundle(out / "bundle", train, rules=config.rules,
                                     preprocessing={"au_backend": "geometry", "neutral": "auto (per subject)",
                                                    "landmarks": "phantom ground truth", "crop": "224 x 224"},
                                     synthetic=True)
     timeline = score_sequence(bundle_dir, unseen, unseen_aus, out / "timeline.png")
     report = write_report(out, result, extraction, timeline, plan, time.perf_counter() - started)
-    _say(f"done in {time.perf_counter() - started:.0f} s: {report}")
+    stage(f"demo: done in {time.perf_counter() - started:.0f} s: {report}")
     return report
 
 
@@ -102,7 +101,7 @@ def extraction_check(rows: pd.DataFrame) -> pd.DataFrame:
         error = np.nan
         if ok:
             points = landmarks_of(found.iloc[[i]])[0]
-            inter_ocular = np.linalg.norm(truth[i, 36:42].mean(0) - truth[i, 42:48].mean(0))
+            inter_ocular = inter_ocular_distance(truth[i])
             error = float(np.linalg.norm(points - truth[i], axis=1).mean() / inter_ocular)
         records.append({"image": "/".join(Path(path).parts[-2:]), "face_found": ok, "landmark_error_iod": error})
     return pd.DataFrame(records)
@@ -116,9 +115,7 @@ def score_sequence(bundle_dir: Path, table: pd.DataFrame, aus: pd.DataFrame, pat
     rows = table.index[sequences == first]
     scored = bundle.predict(aus.loc[rows])
     truth = table.loc[rows, "score"].to_numpy(float)
-    from .scales import get_scale
-
-    scale = get_scale(bundle.manifest["scale"])
+    scale = bundle.scale
     intensity_timeline(table.loc[rows, "time_s"].to_numpy(float), scored["intensity"].to_numpy(), path,
                        truth=truth, edges=scale.edges, scale_name=scale.name.upper(),
                        title=f"Sequence {first} (unseen subject) scored by the bundle")
@@ -126,10 +123,10 @@ def score_sequence(bundle_dir: Path, table: pd.DataFrame, aus: pd.DataFrame, pat
     return {"sequence": first, "frames": len(rows), "r": r, "path": path}
 
 
-def write_report(out: Path, result: dict, extraction: pd.DataFrame, timeline: dict, plan: DemoSize,
+def write_report(out: Path, result: Evaluation, extraction: pd.DataFrame, timeline: dict, plan: DemoSize,
                  seconds: float) -> Path:
     """report.html from the run's results and figures."""
-    results = result["results"]
+    results = result.results
     write_table(extraction, out / "extraction_check.csv")
     report = HtmlReport("auengine demo: AuE-IPA on phantom infant faces")
     report.text(SYNTHETIC_NOTE, "banner")
@@ -152,7 +149,7 @@ def write_report(out: Path, result: dict, extraction: pd.DataFrame, timeline: di
     if overlays:
         report.figures_row(overlays, "Grad-CAM overlays with the AU regions of Table I, one per pain level.")
     report.heading("3. Core-AU selection (Fig. 6)")
-    report.figure(out / "core_aus.png", f"k* = {result['k']}: {', '.join(result['ranking'].index[:result['k']])}")
+    report.figure(out / "core_aus.png", f"k* = {result.k}: {', '.join(result.core_aus)}")
     report.heading("4. Method comparison (Table IV layout)")
     for (experiment, dataset), part in results.groupby(["experiment", "dataset"], sort=False):
         if experiment != "cross-validation":
@@ -169,8 +166,3 @@ def write_report(out: Path, result: dict, extraction: pd.DataFrame, timeline: di
                 "note")
     return report.write(out / "report.html")
 
-
-def _say(message: str) -> None:
-    import sys
-
-    print(f"auengine demo: {message}", file=sys.stderr, flush=True)

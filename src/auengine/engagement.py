@@ -11,6 +11,7 @@ subject and per level, for bootstrap intervals by subject and per-level rankings
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,3 +121,12 @@ def au_engagement(cams: np.ndarray, landmarks: np.ndarray, *, correct=None, rule
     accumulator = EngagementAccumulator(rules)
     accumulator.update(cams, landmarks, correct=correct)
     return accumulator.engagement()
+
+
+def read_engagement(path: str | Path) -> pd.Series:
+    """AU -> engagement from an engagement.csv written by ``auengine engagement`` (columns AU, engagement)."""
+    table = pd.read_csv(path)
+    if not {"AU", "engagement"} <= set(table.columns):
+        raise InputError(f"{path}: an engagement table needs columns AU and engagement (as written by "
+                         "`auengine engagement`)")
+    return table.set_index("AU")["engagement"]

@@ -17,9 +17,10 @@ from .errors import InputError
 from .faces.crop import DEFAULT_CROP_SIZE, align_crop
 from .faces.detect import DETECTORS, FaceDetector, largest_first
 from .faces.landmarks import LANDMARKERS, LandmarkBackend
-from .io.media import Frame, expand_inputs, iter_frames
+from .io.media import Frame, expand_inputs, iter_frames, output_name
 from .io.tables import LANDMARK_COLUMNS
 from .report.overlay import face_overlay, write_png
+from .progress import bars_disabled
 
 ID_COLUMNS = ["source", "frame", "time_s", "face_id"]
 BOX_COLUMNS = ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1", "det_score"]
@@ -84,7 +85,7 @@ class Extractor:
             rows.append(row)
             if self.overlay_dir is not None:
                 crop = align_crop(frame.image, landmarks, OVERLAY_SIZE)
-                name = f"{Path(frame.source).stem}_f{max(frame.frame, 0):06d}_face{face_id}.png"
+                name = f"{output_name(frame.source)}_f{max(frame.frame, 0):06d}_face{face_id}.png"
                 write_png(self.overlay_dir / name, face_overlay(frame.image, box, landmarks, crop, self.rules))
         return rows
 
@@ -94,22 +95,29 @@ def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, f
     """Run ``extractor`` over image files, folders and videos; one row per face per frame.
 
     Bad inputs and frames without a face give rows with ``success`` = 0 and a
-    ``reason``; the batch goes on. ``on_problem`` is called with each reason.
+    ``reason``; the batch goes on. ``on_problem`` is called once per input with its
+    problems (frames without a face are counted, not listed frame by frame).
     """
     rows: list[dict] = []
     files = expand_inputs(inputs)
-    with tqdm(unit="frame", desc="extract", disable=not progress if progress is not None else None) as bar:
+    with tqdm(unit="frame", desc="extract", disable=bars_disabled(progress)) as bar:
         for number, path in enumerate(files, 1):
             bar.set_postfix_str(f"file {number}/{len(files)}: {path.name}")
+            n_frames = no_face = 0
             for frame in iter_frames(path, every=every, fps=fps):
                 frame_rows = extractor.rows(frame)
                 rows.extend(frame_rows)
                 bar.update()
-                if on_problem is not None:
-                    for row in frame_rows:
-                        if not row["success"]:
-                            on_problem(row["reason"] if row["reason"] != NO_FACE
-                                       else f"{row['source']} frame {row['frame']}: {NO_FACE}")
+                n_frames += frame.error is None
+                for row in frame_rows:
+                    if row["success"]:
+                        continue
+                    if row["reason"] == NO_FACE:
+                        no_face += 1
+                    elif on_problem is not None:
+                        on_problem(row["reason"])
+            if no_face and on_problem is not None:
+                on_problem(f"{path}: {NO_FACE} in {no_face} of {n_frames} frame(s)")
     table = pd.DataFrame(rows, columns=EXTRACT_COLUMNS)
     return table.astype({"frame": int, "face_id": int, "success": int})
 

@@ -8,9 +8,8 @@ to put it; they never hang (downloads use a socket timeout).
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import urllib.request
+import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from .errors import WeightsNotFoundError
 CACHE_ENV = "AUENGINE_CACHE"
 DOWNLOAD_ENV = "AUENGINE_DOWNLOAD"
 DOWNLOAD_TIMEOUT_S = 20.0
+#: torch hub's convention: "name-<sha256 prefix>.ext" (e.g. s3fd-619a316812.pth)
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class WeightsSpec:
     url: str
     search_dirs: tuple[Path, ...] = field(default_factory=tuple)
     torch_hub: bool = False
+
+    @property
+    def hash_prefix(self) -> str | None:
+        """The sha256 prefix the file name carries (torch hub's convention), or None."""
+        match = HASH_IN_NAME.search(self.filename)
+        return match.group(1) if match else None
 
     def places(self) -> list[Path]:
         """Folders searched, in order: auengine's cache, search_dirs, torch hub."""
@@ -112,18 +119,25 @@ def resolve_weights(spec: WeightsSpec, explicit: str | os.PathLike | None = None
             f"download {spec.url} and put it at {target}, pass its path explicitly, "
             f"or allow downloading with {DOWNLOAD_ENV}=1")
     try:
-        _download(spec.url, target)
+        _download(spec.url, target, spec.hash_prefix)
     except OSError as exc:  # URLError, timeouts and HTTP errors are OSErrors
         raise WeightsNotFoundError(
             f"could not download {spec.name} weights from {spec.url} ({exc}); "
             f"fetch the file on a connected machine and put it at {target}") from None
+    except RuntimeError as exc:  # torch hub: the file's sha256 does not start with the name's prefix
+        raise WeightsNotFoundError(f"{spec.name} weights downloaded from {spec.url} failed the hash check ({exc}); "
+                                   "nothing was kept") from None
     return target
 
 
-def _download(url: str, target: Path) -> None:
-    """Download ``url`` to ``target`` atomically, with a socket timeout."""
+def _download(url: str, target: Path, hash_prefix: str | None) -> None:
+    """Download ``url`` to ``target`` atomically with torch hub (sha256 prefix checked), under a socket timeout."""
+    from torch.hub import download_url_to_file
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-            shutil.copyfileobj(response, tmp)
-    os.replace(tmp.name, target)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)       # download_url_to_file takes no timeout of its own
+    try:
+        download_url_to_file(url, str(target), hash_prefix=hash_prefix, progress=False)
+    finally:
+        socket.setdefaulttimeout(previous)

@@ -20,11 +20,9 @@ import pandas as pd
 
 from ..columns import au_column
 from ..errors import InputError
-from .geometry import as_landmarks
+from ..face_geometry import as_landmarks, face_coordinates
 
 MAX_INTENSITY = 5.0
-SCALE_POINTS = (39, 42)
-MOUTH = list(range(48, 60))
 #: with neutral="auto", each AU is taken to rest in at least this share of a subject's frames
 REST_QUANTILE = 0.1
 
@@ -60,31 +58,6 @@ RELIABILITY = {
     "AU27": "good: jaw drop (chin below the eye line)",
     "AU43": "good: eye aperture closing (after AU6/AU7's narrowing)",
 }
-
-
-def face_coordinates(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks (N, 68, 2) in the face frame, units of s.
-
-    Origin: midpoint of the two eye-corner midpoints (36/39 and 42/45, which eyelid
-    AUs do not move); u along the right -> left eye-corner line; v perpendicular to
-    it, pointing from the eyes toward the mouth.
-    """
-    right = landmarks[:, [36, 39]].mean(axis=1)
-    left = landmarks[:, [42, 45]].mean(axis=1)
-    scale = np.linalg.norm(landmarks[:, SCALE_POINTS[0]] - landmarks[:, SCALE_POINTS[1]], axis=-1)
-    line = left - right
-    length = np.linalg.norm(line, axis=-1, keepdims=True)
-    if np.any(length == 0) or np.any(scale == 0):
-        raise InputError("degenerate landmarks: the eye corners coincide")
-    across = line / length
-    down = np.stack([-across[:, 1], across[:, 0]], axis=-1)
-    origin = (right + left) / 2
-    flip = np.einsum("nd,nd->n", landmarks[:, MOUTH].mean(axis=1) - origin, down) < 0
-    down[flip] *= -1                                             # point toward the mouth
-    centred = landmarks - origin[:, None]
-    u = np.einsum("npd,nd->np", centred, across) / scale[:, None]
-    v = np.einsum("npd,nd->np", centred, down) / scale[:, None]
-    return np.stack([u, v], axis=-1)
 
 
 def measurements(landmarks: np.ndarray) -> pd.DataFrame:

@@ -79,14 +79,18 @@ class PSPIClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = np.unique(target.astype(int))
         return self
 
-    def predict_score(self, X) -> np.ndarray:
-        """The monotone map's output (score on the scale, or level before rounding)."""
+    def predict_intensity(self, X) -> np.ndarray:
+        """The monotone map's output (N,): score on the scale, or level before rounding."""
         check_is_fitted(self, "isotonic_")
         return self.isotonic_.predict(self._pspi(X))
 
+    def predict_level(self, X) -> np.ndarray:
+        """Pain levels (N,), like every baseline's ``predict_level``; = ``predict`` for this classifier."""
+        return self.predict(X)
+
     def predict(self, X) -> np.ndarray:
-        """Pain levels."""
-        mapped = self.predict_score(X)
+        """Pain levels (N,)."""
+        mapped = self.predict_intensity(X)
         if self.scale is not None:
             scale = get_scale(self.scale)
             return scale.level(np.clip(mapped, scale.low, scale.high))

@@ -18,7 +18,8 @@ import numpy as np
 import yaml
 
 from ..errors import InputError, RuleSchemaError
-from .geometry import NUM_LANDMARKS, as_landmarks, face_frame, square_box
+from ..face_geometry import NUM_LANDMARKS, as_landmarks, face_frame
+from .geometry import square_box
 
 RULES_ENV = "AUENGINE_RULES_DIR"
 AU_ID = re.compile(r"^AU[1-9][0-9]?$")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import InputError
+from . import options
 
 
 def _problem(message: str) -> None:
@@ -67,9 +67,9 @@ def cmd_aus(args: argparse.Namespace) -> int:
     from ..io.frame_tables import is_table_file
     from ..io.tables import atomic_write_json, write_table
 
-    options = {"geometry": {"neutral": args.neutral},
+    backend_options = {"geometry": {"neutral": args.neutral},
                "table": {"path": args.au_table, "source": args.au_table_source}}.get(args.backend, {})
-    backend = AU_BACKENDS.create(args.backend, **options)
+    backend = AU_BACKENDS.create(args.backend, **backend_options)
     if args.backend == "table" and all(Path(p).is_file() and not is_table_file(p) for p in args.inputs):
         backend.require_sources(args.inputs)       # media: refused before any face is detected
     frames = _frame_table(args)
@@ -87,16 +87,11 @@ def cmd_aus(args: argparse.Namespace) -> int:
 def cmd_train_e2e(args: argparse.Namespace) -> int:
     """Subject-wise CV of an end-to-end pain CNN (paper Table III)."""
     from ..evaluation.e2e import run_cv
-    from ..evaluation.metrics import format_mean_std, summarize_folds
+    from ..metrics import format_mean_std, summarize_folds
     from ..io.manifest import read_manifest
-    from ..models.train import TrainConfig
 
     table = read_manifest(args.manifest)
-    weights = None if args.weights == "none" else args.weights
-    config = TrainConfig(backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         size=args.size, class_weights=args.class_weights, weights=weights, seed=args.seed)
-    folds = args.folds if args.folds == "loso" else int(args.folds)
-    per_fold = run_cv(table, config, args.out, folds=folds)
+    per_fold = run_cv(table, options.train_config(args), args.out, folds=args.folds)
     shown = format_mean_std(summarize_folds(per_fold))
     print(f"auengine train-e2e: {args.backbone}, {len(per_fold)} fold(s): "
           + ", ".join(f"{k} {v}" for k, v in shown.items()) + f"; run: {args.out}", file=sys.stderr)
@@ -154,14 +149,12 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register extract, phantom, manifest, aus, frames on the subcommand parser."""
-    from ..registries import AU_BACKENDS, DETECTORS, LANDMARKERS
+    from ..registries import AU_BACKENDS
 
     ext = sub.add_parser("extract", parents=[common], help="faces and 68 landmarks from images, folders and videos")
     ext.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
     ext.add_argument("--out", required=True, help="output folder")
-    ext.add_argument("--detector", default="auto", choices=DETECTORS.names(), help="face detector (default: auto = mtcnn)")
-    ext.add_argument("--landmarks", default="auto", choices=LANDMARKERS.names(),
-                     help="landmark backend (auto: face-alignment if its weights are local, else dlib)")
+    options.add_face_options(ext)
     ext.add_argument("--detector-weights", metavar="PATH", help="weights file for --detector face-alignment")
     ext.add_argument("--landmark-weights", metavar="PATH", help="weights file for the landmark backend")
     sampling = ext.add_mutually_exclusive_group()
@@ -204,8 +197,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     aus.add_argument("--au-table-source", metavar="NAME",
                      help="table backend: the input (file name or stem) a one-source AU table belongs to, when its "
                           "own name differs (an OpenFace CSV is named after its CSV file)")
-    aus.add_argument("--detector", default="auto", choices=DETECTORS.names())
-    aus.add_argument("--landmarks", default="auto", choices=LANDMARKERS.names())
+    options.add_face_options(aus)
     aus_sampling = aus.add_mutually_exclusive_group()
     aus_sampling.add_argument("--every", type=int, default=1, metavar="N")
     aus_sampling.add_argument("--fps", type=float, metavar="F")
@@ -217,14 +209,11 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     tr.add_argument("manifest")
     tr.add_argument("--out", required=True, help="run folder")
     tr.add_argument("--backbone", default="resnet18", choices=BACKBONES)
-    tr.add_argument("--folds", default="5", help="number of subject-wise folds, 1 (one train/validation split) or loso")
-    tr.add_argument("--epochs", type=int, default=25)
+    tr.add_argument("--folds", type=options.folds, default=5,
+                    help="number of subject-wise folds, 1 (one train/validation split) or loso")
+    options.add_training_options(tr)
     tr.add_argument("--batch-size", type=int, default=8)
-    tr.add_argument("--lr", type=float, default=1e-3)
-    tr.add_argument("--size", type=int, default=224, help="input side in pixels")
-    tr.add_argument("--weights", default="imagenet", help="imagenet (when available), none, or a weights file")
     tr.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
-    tr.add_argument("--seed", type=int, default=0)
     tr.set_defaults(func=cmd_train_e2e)
 
     en = sub.add_parser("engagement", parents=[common], help="AU engagement ranking from a train-e2e run")

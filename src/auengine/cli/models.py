@@ -6,49 +6,33 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from . import options
 
 
 def _evaluation_config(args: argparse.Namespace):
     from ..evaluation.experiment import EvaluationConfig
-    from ..models.train import TrainConfig
 
-    weights = None if args.weights == "none" else args.weights
-    e2e = TrainConfig(epochs=args.epochs, lr=args.lr, size=args.size, weights=weights, seed=args.seed)
-    folds = args.folds if args.folds == "loso" else int(args.folds)
-    e2e_folds = None if args.e2e_folds is None else (args.e2e_folds if args.e2e_folds == "loso" else int(args.e2e_folds))
     backbones = () if args.backbones == ["none"] else tuple(args.backbones)
-    return EvaluationConfig(backbones=backbones, e2e=e2e, folds=folds, e2e_folds=e2e_folds, rules=args.rules,
-                            level_map=args.level_map, seed=args.seed, k_rule=args.k_rule)
-
-
-def _engagement(path: str | None):
-    if path is None:
-        return None
-    import pandas as pd
-
-    table = pd.read_csv(path)
-    if not {"AU", "engagement"} <= set(table.columns):
-        raise InputError(f"{path}: an engagement table needs columns AU and engagement (as written by "
-                         "`auengine engagement`)")
-    return table.set_index("AU")["engagement"]
+    return EvaluationConfig(backbones=backbones, e2e=options.train_config(args), folds=args.folds,
+                            e2e_folds=args.e2e_folds, rules=args.rules, level_map=args.level_map, seed=args.seed,
+                            k_rule=args.k_rule)
 
 
 def _run(args: argparse.Namespace, tests: dict):
+    from ..engagement import read_engagement
     from ..evaluation.experiment import evaluate, manifest_aus
     from ..io.manifest import read_manifest
 
     train = read_manifest(args.manifest)
     train_aus = manifest_aus(train, args.aus)
+    engagement = read_engagement(args.engagement) if args.engagement else None
     return train, evaluate(train, tests, args.out, _evaluation_config(args), train_aus=train_aus,
-                           engagement=_engagement(args.engagement))
+                           engagement=engagement)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Paper Tables IV-VI on any manifest."""
-    from ..evaluation.experiment import results_markdown, save_aueipa_bundle
     from ..io.manifest import read_manifest
-    from ..io.tables import atomic_write_bytes
-    from ..report.figures import core_au_curve
 
     args.manifest = args.manifest or args.train
     if not args.manifest:
@@ -56,11 +40,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     tests = {_test_name(m): read_manifest(m) for m in args.test}
     train, result = _run(args, tests)
     out = Path(args.out)
-    markdown = results_markdown(result["results"], result["k"], args.k_rule)
-    atomic_write_bytes(out / "results.md", markdown.encode())
-    core_au_curve(result["sweep"], result["k"], out / "core_aus.png")
-    save_aueipa_bundle(out / "bundle", result, train, rules=args.rules)
-    print(markdown)
+    result.write(out)
+    result.save_bundle(out / "bundle", train, rules=args.rules)
+    print(result.markdown())
     print(f"auengine evaluate: {out}/results.csv, results.md, core_aus.png, bundle/", file=sys.stderr)
     return 0
 
@@ -73,11 +55,10 @@ def _test_name(manifest: str) -> str:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """The whole chain (e2e -> engagement -> core-AU selection -> regressor) into a bundle."""
-    from ..evaluation.experiment import save_aueipa_bundle
-
     train, result = _run(args, {})
-    bundle = save_aueipa_bundle(Path(args.out) / "bundle", result, train, rules=args.rules)
-    print(f"auengine fit: k* = {result['k']} ({', '.join(result['ranking'].index[:result['k']])}); bundle: {bundle}",
+    result.write(args.out)
+    bundle = result.save_bundle(Path(args.out) / "bundle", train, rules=args.rules)
+    print(f"auengine fit: k* = {result.k} ({', '.join(result.core_aus)}); bundle: {bundle}",
           file=sys.stderr)
     return 0
 
@@ -90,27 +71,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..bundle import load_bundle
     from ..io.au_tables import read_au_table
     from ..io.tables import write_table
+    from ..io.video import VIDEO_EXTENSIONS
+    from ..scoring.video import ScoreOptions, frame_scores
 
     bundle = load_bundle(args.bundle)
     source = Path(args.input)
     table = None
-    if source.suffix.lower() in (".csv", ".parquet") and source.is_file():
-        try:
-            table = read_au_table(source)
-        except InputError:          # no AU columns: a landmark table or manifest
-            table = None
-    if table is None:               # media, or landmarks: geometry AUs
-        from .media import _frame_table
+    if source.suffix.lower() in VIDEO_EXTENSIONS:      # the same per-frame path as `auengine score`
+        result = frame_scores(source, bundle, ScoreOptions(detector=args.detector, landmarks=args.landmarks))
+        table, scored = result.frames.assign(source=str(source)), result.frames[["intensity", "level"]]
+    else:
+        if source.suffix.lower() in (".csv", ".parquet") and source.is_file():
+            try:
+                table = read_au_table(source)
+            except InputError:          # no AU columns: a landmark table or manifest
+                table = None
+        if table is None:               # images, or landmarks: geometry AUs
+            from .media import _frame_table
 
-        frames = _frame_table(argparse.Namespace(inputs=[args.input], detector="auto", landmarks="auto",
-                                                 every=1, fps=None))
-        table = pd.concat([frames, GeometryBackend().estimate(frames)], axis=1)
-    scored = bundle.predict(table, str(source))
+            frames = _frame_table(argparse.Namespace(inputs=[args.input], detector=args.detector,
+                                                     landmarks=args.landmarks, every=1, fps=None))
+            table = pd.concat([frames, GeometryBackend().estimate(frames)], axis=1)
+        scored = bundle.predict(table, str(source))
     ids = [c for c in ("path", "source", "subject", "frame", "time_s", "face_id") if c in table.columns]
     out = write_table(pd.concat([table[ids], scored], axis=1), args.out)
-    print(f"auengine predict: {int(scored['intensity'].notna().sum())} of {len(scored)} rows scored "
-          f"({bundle.manifest['scale']}); {out}", file=sys.stderr)
-    return 0
+    n_scored = int(scored["intensity"].notna().sum())
+    print(f"auengine predict: {n_scored} of {len(scored)} rows scored ({bundle.scale.name}); {out}", file=sys.stderr)
+    return 0 if n_scored else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -125,19 +112,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_transfer(args: argparse.Namespace) -> int:
     """Frame-level pain / no-pain transfer classifiers (Zamzmi et al., Zhao et al., thesis)."""
     from ..io.manifest import read_manifest
-    from ..models.train import TrainConfig
     from ..transfer.run import binary_table, run_cnn, run_features
 
     table = binary_table(read_manifest(args.manifest), args.pain_from_level)
-    folds = args.folds if args.folds == "loso" else int(args.folds)
-    weights = None if args.weights == "none" else args.weights
     if args.method == "features":
-        results = run_features(table, args.out, layers=args.layers, handcrafted=args.handcrafted, weights=weights,
-                               folds=folds, size=args.size, seed=args.seed)
+        results = run_features(table, args.out, layers=args.layers, handcrafted=args.handcrafted, weights=args.weights,
+                               folds=args.folds, size=args.size, seed=args.seed)
     else:
-        config = TrainConfig(epochs=args.epochs, lr=args.lr, size=args.size, weights=weights, seed=args.seed,
-                             batch_size=args.batch_size)
-        results = run_cnn(args.method, table, args.out, config, folds=folds, backbone=args.backbone)
+        config = options.train_config(args, exclude=("backbone",))
+        results = run_cnn(args.method, table, args.out, config, folds=args.folds, backbone=args.backbone)
     print((Path(args.out) / "results.md").read_text())
     print(f"auengine transfer: {args.method}: {len(results)} rows; {args.out}/results.csv, results.md", file=sys.stderr)
     return 0
@@ -153,13 +136,10 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--out", required=True, help="output folder")
         parser.add_argument("--backbones", nargs="+", default=["resnet18"], metavar="NAME",
                             help=f"end-to-end CNNs ({', '.join(BACKBONES)}) or 'none' (default resnet18)")
-        parser.add_argument("--epochs", type=int, default=25, help="CNN epochs (default 25)")
-        parser.add_argument("--lr", type=float, default=1e-3,
-                            help="CNN learning rate (default 1e-3, the paper's; use 1e-4 from random init)")
-        parser.add_argument("--size", type=int, default=224, help="CNN input side (default 224)")
-        parser.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a weights file")
-        parser.add_argument("--folds", default="5", help="subject-wise folds: N or loso (default 5)")
-        parser.add_argument("--e2e-folds", default=None, help="folds for the CNNs when different (e.g. 1)")
+        options.add_training_options(parser, lr_help="CNN learning rate (the paper's; use 1e-4 from random init)")
+        parser.add_argument("--folds", type=options.folds, default=5, help="subject-wise folds: N or loso (default 5)")
+        parser.add_argument("--e2e-folds", type=options.folds, default=None,
+                            help="folds for the CNNs when different (e.g. 1)")
         parser.add_argument("--engagement", metavar="CSV", help="use this engagement.csv instead of a CNN's")
         parser.add_argument("--aus", metavar="TABLE", help="AU table for the manifest rows (default: geometry "
                                                            "AUs from the manifest's landmarks)")
@@ -168,7 +148,6 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--k-rule", choices=["1se", "min"], default="1se",
                             help="k* from the core-AU sweep: fewest AUs within one standard error of the lowest "
                                  "loss (default) or the lowest loss (the paper)")
-        parser.add_argument("--seed", type=int, default=0)
 
     ev = sub.add_parser("evaluate", parents=[common], help="paper Tables IV-VI: all methods, subject-wise folds")
     experiment_options(ev, manifest_optional=True)
@@ -190,6 +169,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     pr.add_argument("bundle", help="bundle folder")
     pr.add_argument("input", help="AU table, landmark table / manifest (CSV), image, folder or video")
     pr.add_argument("--out", required=True, help="output table (.csv or .parquet)")
+    options.add_face_options(pr)
     pr.set_defaults(func=cmd_predict)
 
     from ..transfer.layers import PRESETS
@@ -206,14 +186,10 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                     help=f"features: presets ({', '.join(PRESETS)}) or MODEL:LAYER[:pool]")
     tf.add_argument("--handcrafted", nargs="*", default=[], choices=["strain", "lbp", "hog"],
                     help="features: handcrafted features alone and mixed with each deep set")
-    tf.add_argument("--weights", default="imagenet", help="'imagenet', 'none' or a weights file")
-    tf.add_argument("--folds", default="5", help="subject-wise folds: N or loso (default 5)")
+    options.add_training_options(tf, lr=1e-5, lr_help="CNN methods: learning rate (Zhao et al.)")
+    tf.add_argument("--folds", type=options.folds, default=5, help="subject-wise folds: N or loso (default 5)")
     tf.add_argument("--backbone", help="CNN methods: backbone (default resnet50 for fc-head, vgg16 for vgg-finetune)")
-    tf.add_argument("--epochs", type=int, default=25, help="CNN methods: epochs (default 25)")
-    tf.add_argument("--lr", type=float, default=1e-5, help="CNN methods: learning rate (default 1e-5, Zhao et al.)")
     tf.add_argument("--batch-size", type=int, default=8)
-    tf.add_argument("--size", type=int, default=224, help="input side in pixels (default 224)")
-    tf.add_argument("--seed", type=int, default=0)
     tf.set_defaults(func=cmd_transfer)
 
     demo = sub.add_parser("demo", parents=[common], help="the whole AuE-IPA chain on the phantom -> report.html")

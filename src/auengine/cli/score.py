@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from . import options
+
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score videos or folders of videos with a bundle."""
@@ -18,22 +20,21 @@ def cmd_score(args: argparse.Namespace) -> int:
         if cnn.note:
             print(f"auengine score: --cnn {cnn.note}", file=sys.stderr)
         args.cnn = str(cnn.path)
-    options = ScoreOptions(detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
-                           epoch_s=args.epoch, epochs_csv=args.epochs_csv, threshold=args.threshold,
-                           smooth_s=args.smooth, cnn=args.cnn,
-                           review=ReviewRules(min_confidence=args.min_confidence), report=not args.no_report)
-    summary = score_many(args.inputs, args.bundle, args.out, options, backend=args.backend, workers=args.workers,
-                         address=args.address, force=args.force)
-    print(json.dumps({k: summary[k] for k in ("scored", "skipped", "failed")}, indent=1))
-    print(f"auengine score: {len(summary['scored'])} scored, {len(summary['skipped'])} skipped (done before; --force "
-          f"redoes), {len(summary['failed'])} failed; {args.out}/summary.json", file=sys.stderr)
+    score_options = ScoreOptions(detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
+                                 epoch_s=args.epoch, epochs_csv=args.epochs_csv, threshold=args.threshold,
+                                 smooth_s=args.smooth, cnn=args.cnn,
+                                 review=ReviewRules(min_confidence=args.min_confidence), report=not args.no_report)
+    summary = score_many(args.inputs, args.bundle, args.out, score_options, backend=args.backend,
+                         workers=args.workers, address=args.address, force=args.force, show_tracebacks=args.debug)
+    print(json.dumps({k: summary[k] for k in ("scored", "skipped", "failed", "warnings", "outputs")}, indent=1))
+    print(f"auengine score: {len(summary['scored'])} scored ({len(summary['warnings'])} with a warning), "
+          f"{len(summary['skipped'])} skipped (done before with the same bundle and options; --force redoes), "
+          f"{len(summary['failed'])} failed; {args.out}/summary.json", file=sys.stderr)
     return 0 if summary["scored"] or summary["skipped"] else 1
 
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register `score` on the subcommand parser."""
-    from ..registries import DETECTORS, LANDMARKERS
-
     sc = sub.add_parser("score", parents=[common], help="score videos for pain: timelines, epochs, review list")
     sc.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files or folders of videos")
     sc.add_argument("--bundle", required=True, help="model bundle folder (auengine fit / demo)")
@@ -46,8 +47,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     sc.add_argument("--cnn", metavar="RUN", help="also run this train-e2e model: CAM overlays, disagreement review")
     sc.add_argument("--detect-every", type=int, default=30,
                     help="run the face detector every N frames, tracking in between (default 30)")
-    sc.add_argument("--detector", default="auto", choices=DETECTORS.names())
-    sc.add_argument("--landmarks", default="dlib", choices=LANDMARKERS.names())
+    options.add_face_options(sc)
     sc.add_argument("--backend", choices=["local", "ray"], default="local", help="process pool or Ray cluster")
     sc.add_argument("--address", help="Ray cluster address (default: a local Ray)")
     sc.add_argument("--workers", type=int, help="parallel videos (default: CPU count)")

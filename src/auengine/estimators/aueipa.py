@@ -116,6 +116,10 @@ class AuEIPARegressor(RegressorMixin, BaseEstimator):
         X = self._check_width(validate_data(self, self._columns(X), reset=False, dtype=np.float64))
         return mlp_forward(self.params_, X * self.input_weights_)[0]
 
+    def predict_intensity(self, X) -> np.ndarray:
+        """Pain intensity (N,), like every baseline's ``predict_intensity``; = ``predict`` for this regressor."""
+        return self.predict(X)
+
     def predict_level(self, X) -> np.ndarray:
         """Pain levels (N,): the intensity clipped to the scale's range and binned by it."""
         scale = get_scale(self.scale)
@@ -139,6 +143,12 @@ class AuEIPARegressor(RegressorMixin, BaseEstimator):
         self.input_weights_ = np.asarray(arrays["input_weights"], dtype=np.float64)
         self.n_features_in_ = k
         return self
+
+
+def smooth_l1(error: np.ndarray) -> np.ndarray:
+    """Elementwise SmoothL1 loss (beta 1) of prediction errors, as torch's ``nn.SmoothL1Loss(reduction="none")``."""
+    magnitude = np.abs(error)
+    return np.where(magnitude < 1, 0.5 * magnitude ** 2, magnitude - 0.5)
 
 
 def init_mlp(rng: np.random.Generator, n_inputs: int, hidden: int) -> dict[str, np.ndarray]:
@@ -172,7 +182,7 @@ def train_mlp(params: dict, x: np.ndarray, y: np.ndarray, rng: np.random.Generat
             keep = (rng.random((len(batch), params["w1"].shape[1])) >= dropout) / (1 - dropout)
             out, hidden = mlp_forward(params, xb, keep)
             error = out - yb
-            total += float(np.where(np.abs(error) < 1, 0.5 * error ** 2, np.abs(error) - 0.5).sum())
+            total += float(smooth_l1(error).sum())
             d_out = (np.clip(error, -1, 1) / len(batch))[:, None]
             d_hidden = (d_out @ params["w2"].T) * keep * (hidden > 0)
             grads = {"w2": hidden.T @ d_out, "b2": d_out.sum(0), "w1": xb.T @ d_hidden, "b1": d_hidden.sum(0)}

@@ -1,1 +1,1 @@
-"""Evaluation: metrics (paper Table III columns) and subject-wise cross-validation."""
+"""Evaluation: subject-wise cross-validation of CNNs, engagement runs, the paper's experiments (Tables IV-VI)."""

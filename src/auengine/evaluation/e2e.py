@@ -18,7 +18,8 @@ from ..errors import InputError
 from ..io.manifest import subject_folds, subject_split
 from ..io.tables import atomic_write_json, write_table
 from ..models.train import TrainConfig, predict_proba, train_model
-from .metrics import classification_metrics, summarize_folds
+from ..metrics import classification_metrics, summarize_folds
+from ..progress import stage
 
 INNER_VALIDATION = 0.15   # share of a training fold's subjects held out to pick the best epoch
 
@@ -49,9 +50,11 @@ def run_cv(table: pd.DataFrame, config: TrainConfig, out_dir: str | Path, folds:
         raise InputError("the manifest has a single pain level; nothing to classify")
     config = replace(config, n_levels=max(config.n_levels, n_levels))
     rows, matrices = [], []
-    for k, (train_idx, test_idx) in enumerate(splits(table, folds, config.seed, stratified)):
+    fold_splits = splits(table, folds, config.seed, stratified)
+    for k, (train_idx, test_idx) in enumerate(fold_splits):
         fold_dir = out_dir / f"fold{k}"
         train, test = table.iloc[train_idx], table.iloc[test_idx]
+        stage(f"{config.backbone} fold {k + 1}/{len(fold_splits)}: {len(train)} training, {len(test)} test images")
         if folds in (1, "1"):
             inner_train, inner_val = train, test          # one split: the validation subjects pick the epoch
         else:

@@ -28,6 +28,7 @@ from ..models.data import ManifestImages
 from ..models.train import load_model
 from ..report.figures import cam_overlay, engagement_chart
 from ..report.overlay import write_png
+from ..progress import bars_disabled, stage
 
 
 def fold_dirs(run: Path) -> list[Path]:
@@ -95,9 +96,10 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
             layer = modules[target_layer]
         held_out = set(json.loads((fold / "split.json").read_text())["test_subjects"])
         rows = table[table["subject"].astype(str).isin(held_out)]
+        stage(f"Grad-CAM engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
         dataset = ManifestImages(rows, config.size, train=False)
         for start in tqdm(range(0, len(rows), batch_size), desc=f"engagement {fold.name}",
-                          disable=not progress if progress is not None else None):
+                          disable=bars_disabled(progress)):
             batch = rows.iloc[start:start + batch_size]
             images = torch.stack([dataset[i][0] for i in range(start, start + len(batch))])
             cams, logits = gradcam(model, images, target_layer=layer, return_logits=True)

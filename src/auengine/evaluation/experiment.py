@@ -3,14 +3,17 @@
 ``evaluate`` runs, on one training manifest: the end-to-end CNNs (train-e2e), the
 Grad-CAM engagement ranking, the core-AU sweep (Fig. 6), PSPI and the AU MLPs on the
 same subject-wise folds; then, for each test manifest, every method trained on the
-training manifest and applied without fine-tuning. It writes into OUT:
+training manifest and applied without fine-tuning. It returns an :class:`Evaluation`, whose ``write`` puts into OUT:
 
   results.csv          long table: experiment, dataset, method, fold, WA, UA, P, R, F1
   results.md           the tables in the paper's layout (mean ± std over folds)
   core_aus.csv/.png    the Fig. 6 sweep
+and ``evaluate`` itself writes the training runs:
+
   engagement/          ranking, chart and overlays (from the first backbone)
   e2e/<backbone>/      the CNN runs
-  bundle/              (the CLI) the AuE-IPA regressor trained on the whole training manifest
+
+``Evaluation.save_bundle`` writes the AuE-IPA regressor trained on the whole training manifest.
 """
 from __future__ import annotations
 
@@ -29,12 +32,14 @@ from ..errors import InputError
 from ..io.au_tables import read_au_table
 from ..io.tables import write_table
 from ..models.train import TrainConfig, load_model, predict_proba
+from ..progress import stage
 from ..scales import get_scale
 from .e2e import run_cv, splits
 from .engagement_run import fold_dirs, run_engagement
 from .generalization import default_level_map, describe_level_map, map_levels, parse_level_map
-from .metrics import METRICS, classification_metrics
-from .regression import au_methods, best_k, core_au_sweep, fit_mlp, fold_metrics, require_aus, training_scale
+from ..metrics import METRICS, classification_metrics
+from .regression import (au_methods, aueipa_method, best_k, core_au_sweep, fit_mlp, fold_metrics, require_aus,
+                         training_scale)
 
 
 @dataclass
@@ -51,6 +56,81 @@ class EvaluationConfig:
     k_rule: str = "1se"                  # k* from the sweep: "1se" (fewest AUs within one SE) or "min" (paper)
     n_boot: int = 1000
     seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` found: the tables, the ranking, k* and the models fitted on all training rows.
+
+    Attributes
+    ----------
+    results : DataFrame
+        Long table: experiment, dataset, method, fold, WA, UA, P, R, F1 (level_map for unseen sets).
+    sweep : DataFrame
+        The core-AU sweep (Fig. 6): k, aus, loss, loss_std.
+    k : int
+        k*, the number of core AUs chosen by ``k_rule``.
+    ranking : Series
+        AU -> engagement, highest first.
+    models : dict
+        Method name -> fitted estimator (PSPI and the AU MLPs), all with ``predict_level``.
+    cnn_dirs : dict
+        Backbone -> its train-e2e run folder.
+    scale : str
+        The training manifest's pain scale.
+    """
+
+    results: pd.DataFrame
+    sweep: pd.DataFrame
+    k: int
+    k_rule: str
+    ranking: pd.Series
+    models: dict
+    cnn_dirs: dict
+    scale: str
+
+    @property
+    def aueipa(self):
+        """The AuE-IPA regressor (k* AUs, engagement-weighted), fitted on the whole training set."""
+        return self.models[aueipa_method(self.k)]
+
+    @property
+    def core_aus(self) -> list[str]:
+        """The k* core AUs, highest engagement first."""
+        return list(self.ranking.index[:self.k])
+
+    def markdown(self) -> str:
+        """The paper's tables (IV; V-VI per test set) as Markdown."""
+        return results_markdown(self.results, self.k, self.k_rule)
+
+    def write(self, out_dir: str | Path, *, sweep_title: str | None = None) -> dict[str, Path]:
+        """Write results.csv, results.md, core_aus.csv and core_aus.png into ``out_dir``; returns their paths."""
+        from ..io.tables import atomic_write_bytes
+        from ..report.figures import core_au_curve
+
+        out_dir = Path(out_dir)
+        paths = {"results": write_table(self.results, out_dir / "results.csv"),
+                 "markdown": atomic_write_bytes(out_dir / "results.md", self.markdown().encode()),
+                 "sweep": write_table(self.sweep, out_dir / "core_aus.csv")}
+        paths["sweep_figure"] = core_au_curve(self.sweep, self.k, out_dir / "core_aus.png",
+                                              sweep_title or "Core-AU selection")
+        return paths
+
+    def save_bundle(self, folder: str | Path, train: pd.DataFrame, *, rules: str = "infant",
+                    preprocessing: dict | None = None, synthetic: bool | None = None) -> Path:
+        """Write the AuE-IPA model as a bundle (JSON + safetensors); ``synthetic`` defaults to "all rows are phantom"."""
+        from ..bundle import save_bundle
+
+        if synthetic is None:
+            synthetic = bool("dataset" in train.columns and train["dataset"].astype(str).eq("phantom").all())
+        summary = {"synthetic": synthetic, "rows": len(train), "subjects": int(train["subject"].nunique()),
+                   "datasets": sorted(train["dataset"].dropna().astype(str).unique()) if "dataset" in train.columns
+                   else [],
+                   "levels": {str(k): int(v) for k, v in train["level"].value_counts().sort_index().items()}}
+        steps = preprocessing or {"au_backend": "geometry", "neutral": "auto (per subject)"}
+        return save_bundle(folder, self.aueipa, rules=load_rules(rules), engagement=self.ranking,
+                           preprocessing=steps, training_data=summary,
+                           extra={"core_au_sweep": self.sweep.to_dict("records")})
 
 
 def manifest_aus(table: pd.DataFrame, au_table: str | Path | None = None) -> pd.DataFrame:
@@ -84,8 +164,8 @@ def rows_with_aus(table: pd.DataFrame, aus: pd.DataFrame, name: str) -> tuple[pd
 def evaluate(train: pd.DataFrame, tests: dict[str, pd.DataFrame], out_dir: str | Path,
              config: EvaluationConfig = EvaluationConfig(), *, train_aus: pd.DataFrame | None = None,
              test_aus: dict[str, pd.DataFrame] | None = None, engagement: pd.Series | None = None,
-             progress: bool | None = None) -> dict:
-    """Run the experiments; returns the results table, the sweep, k*, the ranking and the fitted models."""
+             progress: bool | None = None) -> Evaluation:
+    """Run the experiments (CNN runs and engagement are written under ``out_dir``); see :class:`Evaluation`."""
     out_dir = Path(out_dir)
     train_aus = manifest_aus(train) if train_aus is None else train_aus
     train, train_aus = rows_with_aus(train, train_aus, "training manifest")
@@ -108,9 +188,10 @@ def evaluate(train: pd.DataFrame, tests: dict[str, pd.DataFrame], out_dir: str |
                                     n_boot=config.n_boot, progress=progress)["engagement"]
     ranking = engagement.sort_values(ascending=False)
     require_aus(train_aus, ranking.index)
+    stage(f"core-AU sweep: the MLP on the top 1..{len(ranking)} AUs, {len(folds)} subject-wise folds")
     sweep = core_au_sweep(train_aus, train, folds, ranking, params=config.mlp, progress=progress)
     k = best_k(sweep, config.k_rule)
-    write_table(sweep, out_dir / "core_aus.csv")
+    stage(f"k* = {k}; PSPI and the AU MLPs on the same {len(folds)} folds")
     rows += fold_metrics(train_aus, train, folds, ranking, k, params=config.mlp, progress=progress).to_dict("records")
     results = pd.DataFrame(rows).assign(experiment="cross-validation", dataset="train")
 
@@ -118,12 +199,12 @@ def evaluate(train: pd.DataFrame, tests: dict[str, pd.DataFrame], out_dir: str |
     models = {"PSPI": PSPIClassifier(scale=scale).fit(train_aus, train["score"].to_numpy(float))}
     for name, (chosen, weighted) in au_methods(ranking, k).items():
         models[name] = fit_mlp(train_aus, train, everything, chosen, ranking if weighted else None, scale, config.mlp)
+    if tests:
+        stage(f"generalization to {len(tests)} unseen set(s) without fine-tuning")
     generalization = [generalize(name, test, (test_aus or {}).get(name), models, cnn_dirs, scale, config)
                       for name, test in tests.items()]
     results = pd.concat([results, *generalization], ignore_index=True)
-    write_table(results, out_dir / "results.csv")
-    return {"results": results, "sweep": sweep, "k": k, "ranking": ranking, "models": models,
-            "cnn_dirs": cnn_dirs, "scale": scale}
+    return Evaluation(results, sweep, k, config.k_rule, ranking, models, cnn_dirs, scale)
 
 
 def level_map_for(train_scale: str, test: pd.DataFrame, config: EvaluationConfig) -> dict[int, int]:
@@ -153,7 +234,7 @@ def generalize(name: str, test: pd.DataFrame, aus: pd.DataFrame | None, models: 
         model, train_config = load_model(fold_dirs(run)[0])
         predicted[backbone] = predict_proba(model, test, train_config).argmax(axis=1)
     for method, model in models.items():
-        predicted[method] = model.predict(aus) if method == "PSPI" else model.predict_level(aus)
+        predicted[method] = model.predict_level(aus)
     rows = [{"method": method, "fold": 0, **classification_metrics(levels, map_levels(p, mapping), labels)}
             for method, p in predicted.items()]
     return pd.DataFrame(rows).assign(experiment="generalization", dataset=name,
@@ -180,19 +261,3 @@ def results_markdown(results: pd.DataFrame, k: int, k_rule: str = "1se") -> str:
            else "the lowest mean test loss in the sweep")
     parts.append(f"k* = {k} core AUs ({how}).")
     return "\n".join(parts) + "\n"
-
-
-def save_aueipa_bundle(folder: str | Path, result: dict, train: pd.DataFrame, *, rules: str = "infant",
-                       preprocessing: dict | None = None, synthetic: bool | None = None) -> Path:
-    """Write the AuE-IPA model of an :func:`evaluate` result (fitted on the whole training set) as a bundle."""
-    from ..bundle import save_bundle
-
-    model = next(m for name, m in result["models"].items() if name.endswith("(AuE-IPA)"))
-    if synthetic is None:
-        synthetic = bool("dataset" in train.columns and train["dataset"].astype(str).eq("phantom").all())
-    summary = {"synthetic": synthetic, "rows": len(train), "subjects": int(train["subject"].nunique()),
-               "datasets": sorted(train["dataset"].dropna().astype(str).unique()) if "dataset" in train.columns else [],
-               "levels": {str(k): int(v) for k, v in train["level"].value_counts().sort_index().items()}}
-    steps = preprocessing or {"au_backend": "geometry", "neutral": "auto (per subject)"}
-    return save_bundle(folder, model, rules=load_rules(rules), engagement=result["ranking"], preprocessing=steps,
-                       training_data=summary, extra={"core_au_sweep": result["sweep"].to_dict("records")})

@@ -13,8 +13,9 @@ from tqdm.auto import tqdm
 from ..au.pspi import PSPIClassifier
 from ..columns import au_column
 from ..errors import InputError
-from ..estimators.aueipa import AuEIPARegressor
-from .metrics import classification_metrics
+from ..estimators.aueipa import AuEIPARegressor, smooth_l1
+from ..metrics import classification_metrics
+from ..progress import bars_disabled
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -28,12 +29,6 @@ def training_scale(table: pd.DataFrame) -> str:
     return str(scales[0])
 
 
-def smooth_l1(predicted: np.ndarray, target: np.ndarray) -> float:
-    """Mean SmoothL1 loss (beta 1), the regressor's training loss."""
-    error = np.abs(np.asarray(predicted) - np.asarray(target))
-    return float(np.where(error < 1, 0.5 * error ** 2, error - 0.5).mean())
-
-
 def core_au_sweep(aus: pd.DataFrame, table: pd.DataFrame, folds: Folds, ranking: pd.Series, *,
                   params: dict | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Test loss of the unweighted MLP on the top-k AUs of ``ranking`` for k = 1..len(ranking).
@@ -42,10 +37,10 @@ def core_au_sweep(aus: pd.DataFrame, table: pd.DataFrame, folds: Folds, ranking:
     """
     scale = training_scale(table)
     rows = []
-    for k in tqdm(range(1, len(ranking) + 1), desc="core-AU sweep", disable=not progress if progress is not None else None):
+    for k in tqdm(range(1, len(ranking) + 1), desc="core-AU sweep", disable=bars_disabled(progress)):
         chosen = list(ranking.index[:k])
-        losses = [smooth_l1(fit_mlp(aus, table, train, chosen, None, scale, params).predict(aus.iloc[test]),
-                            table["score"].to_numpy(float)[test]) for train, test in folds]
+        losses = [float(smooth_l1(fit_mlp(aus, table, train, chosen, None, scale, params).predict(aus.iloc[test])
+                                  - table["score"].to_numpy(float)[test]).mean()) for train, test in folds]
         rows.append({"k": k, "aus": ",".join(chosen), "loss": float(np.mean(losses)), "loss_std": float(np.std(losses)),
                      "n_folds": len(losses)})
     return pd.DataFrame(rows)
@@ -78,12 +73,16 @@ def fit_mlp(aus: pd.DataFrame, table: pd.DataFrame, rows: np.ndarray, chosen: li
     return model.fit(aus.iloc[rows], table["score"].to_numpy(float)[rows])
 
 
+def aueipa_method(k: int) -> str:
+    """The name of AuE-IPA's row in Table IV (the k* AUs, engagement-weighted)."""
+    return f"{k} AU with weight (AuE-IPA)"
+
+
 def au_methods(ranking: pd.Series, k: int) -> dict[str, tuple[list[str], bool]]:
-    """The AU rows of Table IV: name -> (AUs, weighted)."""
+    """The AU rows of Table IV: name -> (AUs, weighted); the last one is AuE-IPA (:func:`aueipa_method`)."""
     top = list(ranking.index[:k])
     everything = list(ranking.index)
-    return {f"{len(everything)} AU": (everything, False), f"{k} AU": (top, False),
-            f"{k} AU with weight (AuE-IPA)": (top, True)}
+    return {f"{len(everything)} AU": (everything, False), f"{k} AU": (top, False), aueipa_method(k): (top, True)}
 
 
 def fold_metrics(aus: pd.DataFrame, table: pd.DataFrame, folds: Folds, ranking: pd.Series, k: int, *,
@@ -101,7 +100,7 @@ def fold_metrics(aus: pd.DataFrame, table: pd.DataFrame, folds: Folds, ranking: 
     labels = np.arange(int(levels.max()) + 1)
     rows = []
     for fold, (train, test) in enumerate(tqdm(folds, desc="AU methods", leave=False,
-                                              disable=not progress if progress is not None else None)):
+                                              disable=bars_disabled(progress))):
         pspi_model = PSPIClassifier(scale=scale).fit(aus.iloc[train], table["score"].to_numpy(float)[train])
         predictions = {"PSPI": pspi_model.predict(aus.iloc[test])}
         for name, (chosen, weighted) in au_methods(ranking, k).items():

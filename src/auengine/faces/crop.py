@@ -6,13 +6,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..au.geometry import as_landmarks
+from ..face_geometry import as_landmarks, eye_angle
 
 DEFAULT_CROP_SIZE = 224
 #: crop side = CROP_ZOOM x the larger extent of the (rotated) landmarks
 CROP_ZOOM = 1.3
-RIGHT_EYE = slice(36, 42)
-LEFT_EYE = slice(42, 48)
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,7 @@ def crop_affine(landmarks: np.ndarray, size: int = DEFAULT_CROP_SIZE, *, align: 
     points = as_landmarks(landmarks)
     angle = 0.0
     if align:
-        eyes = points[LEFT_EYE].mean(axis=0) - points[RIGHT_EYE].mean(axis=0)
-        angle = np.arctan2(eyes[1], eyes[0])
+        angle = eye_angle(points)
     cos, sin = np.cos(-angle), np.sin(-angle)
     rotation = np.array([[cos, -sin], [sin, cos]])
     rotated = points @ rotation.T

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..au.geometry import NUM_LANDMARKS
+from ..face_geometry import NUM_LANDMARKS
 from ..registries import LANDMARKERS as _LANDMARKERS
 from ..registry import Registry
 from ..weights import WeightsSpec, find_local, resolve_weights

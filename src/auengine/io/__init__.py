@@ -1,1 +1,1 @@
-"""Input/output: media, tables, (later) manifests."""
+"""Input/output: images and folders (media), video (video), tables, AU tables, manifests, annotations."""

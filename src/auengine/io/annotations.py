@@ -15,7 +15,6 @@ length) is skipped whole: its images are removed and it has no manifest row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,17 +22,9 @@ import pandas as pd
 
 from ..errors import InputError
 from .manifest import ManifestError, read_csv_file, scale_problem, write_manifest
+from .video import VideoInfo, VideoReader, probe
 
 ANNOTATION_COLUMNS = ("video", "subject", "time_s", "scale", "score")
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the container header says: frames per second and frame count (0 when unknown)."""
-
-    fps: float
-    frame_count: int
-
 
 def frames_from_annotations(annotations: str | Path, out_dir: str | Path, *, frames: int = 30
                             ) -> tuple[Path, list[str]]:
@@ -57,19 +48,17 @@ def frames_from_annotations(annotations: str | Path, out_dir: str | Path, *, fra
     rows, problems = [], []
     for i, note in enumerate(table.itertuples(index=False)):
         video = annotations.parent / str(note.video)
-        written = _extract(video, float(note.time_s), videos[str(note.video)].fps, frames, out_dir)
+        written = _extract(video, float(note.time_s), frames, out_dir)
         if len(written) < frames:
-            for path in written:
+            for path, _, _ in written:
                 (out_dir / path).unlink(missing_ok=True)
             problems.append(f"{annotations}: line {i + 2}: skipped: {note.video} decoded only {len(written)} of "
                             f"{frames} frames from {float(note.time_s):g} s (its header says "
-                            f"{videos[str(note.video)].frame_count}); nothing was written for this time point")
+                            f"{videos[str(note.video)].n_frames}); nothing was written for this time point")
             continue
-        fps = videos[str(note.video)].fps
-        start = int(round(float(note.time_s) * fps))
-        for k, rel in enumerate(written):
+        for rel, index, time_s in written:
             rows.append({"path": rel.as_posix(), "subject": note.subject, "sequence": f"{video.stem}@{note.time_s}",
-                         "frame": start + k, "time_s": round((start + k) / fps, 4),
+                         "frame": index, "time_s": round(time_s, 4),
                          "dataset": getattr(note, "dataset", annotations.stem), "scale": note.scale,
                          "score": note.score})
     if not rows:
@@ -87,16 +76,11 @@ def _read(annotations: Path) -> pd.DataFrame:
 
 
 def _probe(path: Path) -> VideoInfo | None:
-    """Frame rate and frame count of a video (None when it cannot be opened)."""
-    if not path.is_file():
-        return None
-    capture = cv2.VideoCapture(str(path))
+    """What the container says about a video (None when it is missing or cannot be opened)."""
     try:
-        if not capture.isOpened():
-            return None
-        return VideoInfo(capture.get(cv2.CAP_PROP_FPS) or 30.0, max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0))
-    finally:
-        capture.release()
+        return probe(path)
+    except InputError:
+        return None
 
 
 def annotation_problems(table: pd.DataFrame, videos: dict[str, VideoInfo | None], frames: int
@@ -119,13 +103,13 @@ def annotation_problems(table: pd.DataFrame, videos: dict[str, VideoInfo | None]
             problems.append((line, f"time_s {note.time_s!r} is not a number of seconds"))
         elif time_s < 0:
             problems.append((line, f"time_s {time_s:g} is negative"))
-        elif info is not None and info.frame_count:
+        elif info is not None and info.n_frames:
             start = int(round(time_s * info.fps))
-            if start + frames > info.frame_count:
+            if start + frames > info.n_frames:
                 problems.append((line, f"time_s {time_s:g} is too late for {frames} frames: {name} has "
-                                       f"{info.frame_count} frames ({info.frame_count / info.fps:.2f} s at "
+                                       f"{info.n_frames} frames ({info.duration_s:.2f} s at "
                                        f"{info.fps:g} fps), so the last usable start is "
-                                       f"{max(info.frame_count - frames, 0) / info.fps:.2f} s"))
+                                       f"{max(info.n_frames - frames, 0) / info.fps:.2f} s"))
         scale = note.scale if isinstance(note.scale, str) else None
         problem = scale_problem(scale, scores.iloc[i]) if scale else "missing scale"
         if problem:
@@ -142,21 +126,15 @@ def _frame_name(video: Path, time_s: float, k: int) -> str:
     return f"{video.stem}_t{time_s:08.2f}_{k:03d}.jpg"
 
 
-def _extract(video: Path, time_s: float, fps: float, frames: int, out_dir: Path) -> list[Path]:
-    """Write up to ``frames`` consecutive frames from ``time_s`` on; returns their paths relative to ``out_dir``."""
-    written: list[Path] = []
-    capture = cv2.VideoCapture(str(video))
-    try:
-        capture.set(cv2.CAP_PROP_POS_FRAMES, int(round(time_s * fps)))
-        for k in range(frames):
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            rel = Path("frames") / _frame_name(video, time_s, k)
+def _extract(video: Path, time_s: float, frames: int, out_dir: Path) -> list[tuple[Path, int, float]]:
+    """Write up to ``frames`` consecutive frames from ``time_s`` on; (path relative to ``out_dir``, frame index,
+    time in s) of each."""
+    written: list[tuple[Path, int, float]] = []
+    with VideoReader(video, start_s=time_s, stop=frames) as reader:
+        for index, frame_time_s, rgb in reader:
+            rel = Path("frames") / _frame_name(video, time_s, index - reader.start)
             (out_dir / rel.parent).mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(out_dir / rel), bgr):
+            if not cv2.imwrite(str(out_dir / rel), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
                 raise InputError(f"cannot write {out_dir / rel}; check that the output folder is writable")
-            written.append(rel)
-    finally:
-        capture.release()
+            written.append((rel, index, frame_time_s))
     return written

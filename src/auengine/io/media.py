@@ -1,6 +1,10 @@
-"""Read images and video frames; expand input paths. Bad inputs become Frames with an error."""
+"""Read images and video frames; expand input paths (the one folder rule). Bad inputs become Frames with an error.
+
+Video files are opened and read by :mod:`auengine.io.video`.
+"""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,10 +14,9 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .video import VIDEO_EXTENSIONS, VideoReader
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-FALLBACK_FPS = 30.0
 
 
 @dataclass
@@ -79,17 +82,28 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def expand_inputs(paths: list[str | Path]) -> list[Path]:
-    """Files to process: files as given, folders expanded (recursively, sorted) to media files.
+def output_name(path: str | Path) -> str:
+    """The name of one input's outputs: its stem and 8 hex digits of its absolute path.
 
-    Missing paths are kept so that the caller reports them.
+    Unique per input (``a/x.mp4`` and ``b/x.mp4``, or ``x.jpg`` and ``x.mp4``, never share
+    outputs) and stable across runs for the same file.
     """
+    resolved = Path(path).expanduser().resolve()
+    return f"{resolved.stem}-{hashlib.sha1(str(resolved).encode()).hexdigest()[:8]}"
+
+
+def expand_inputs(paths: list[str | Path], extensions: set[str] | None = None) -> list[Path]:
+    """Files to process: files as given, folders expanded recursively (sorted) to media files.
+
+    ``extensions`` (lower case, with the dot) restricts what a folder contributes (default:
+    images and videos). Missing paths are kept so that the caller reports them.
+    """
+    extensions = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS if extensions is None else extensions
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*")
-                              if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extensions))
         else:
             out.append(path)
     return out
@@ -129,30 +143,16 @@ def iter_frames(path: str | Path, *, every: int = 1, fps: float | None = None) -
 
 def _video_frames(path: Path, *, every: int, fps: float | None) -> Iterator[Frame]:
     source = str(path)
-    if path.stat().st_size == 0:
-        yield Frame(source, -1, 0.0, error=f"{path}: empty video file (0 bytes)")
-        return
-    capture = cv2.VideoCapture(str(path))
     try:
-        if not capture.isOpened():
-            yield Frame(source, -1, 0.0, error=f"{path}: cannot open video (corrupt or unsupported codec)")
-            return
-        video_fps = capture.get(cv2.CAP_PROP_FPS) or FALLBACK_FPS
-        expected = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        step = max(1, int(round(video_fps / fps))) if fps else max(1, int(every))
-        index = decoded = 0
-        while capture.grab():
-            if index % step == 0:
-                ok, bgr = capture.retrieve()
-                if not ok or bgr is None:
-                    break
-                decoded += 1
-                yield Frame(source, index, index / video_fps, image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            index += 1
-        if decoded == 0:
-            yield Frame(source, -1, 0.0, error=f"{path}: no frames could be decoded (empty or truncated video)")
-        elif expected and index < expected - 1:
-            yield Frame(source, index, index / video_fps,
-                        error=f"{path}: video ended at frame {index} of {expected} (truncated?)")
-    finally:
-        capture.release()
+        reader = VideoReader(path, step=max(1, int(every)), sample_fps=fps)
+    except InputError as exc:
+        yield Frame(source, -1, 0.0, error=str(exc))
+        return
+    with reader:
+        last = -1
+        for index, time_s, image in reader:
+            last = index
+            yield Frame(source, index, time_s, image=image)
+        if reader.error:                          # frame -1 when nothing was read, else where the stream ended
+            end = last + 1 if last >= 0 else -1
+            yield Frame(source, end, max(end, 0) / reader.fps, error=reader.error)

@@ -15,13 +15,15 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
+from sklearn.metrics import log_loss
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..errors import BundleError
-from ..evaluation.metrics import classification_metrics
 from ..io.tables import atomic_write_json
+from ..metrics import classification_metrics
+from ..progress import bar, stage
 from .backbones import build_model, freeze_blocks
 from .data import ManifestImages
 
@@ -74,8 +76,7 @@ def predict_proba(model: nn.Module, table: pd.DataFrame, config: TrainConfig, pr
     model.eval()
     out = []
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config)):
-        for images, _ in tqdm(_loader(table, config, False), desc="predict", leave=False,
-                              disable=not progress if progress is not None else None):
+        for images, _ in bar(_loader(table, config, False), desc="predict", leave=False, progress=progress):
             out.append(torch.softmax(model(images).float(), dim=1).numpy())
     return np.concatenate(out) if out else np.zeros((0, config.n_levels))
 
@@ -106,13 +107,17 @@ def train_model(train_table: pd.DataFrame, val_table: pd.DataFrame, config: Trai
     best_state, best_score, start = None, -np.inf, 0
     if (out_dir / CHECKPOINT).is_file():
         start, history, best_score, best_state = _resume(out_dir, config, model, optimizer, generator)
+    total_steps = config.epochs * steps_per_epoch
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.lr
+    scheduler = LambdaLR(optimizer, lambda step: lr_factor(config, step / total_steps),
+                         last_epoch=start * steps_per_epoch - 1)
     for epoch in range(start, config.epochs):
         model.train()
         losses = []
-        bar = tqdm(_loader(train_table, config, True, generator), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   leave=False, disable=not progress if progress is not None else None)
-        for step, (images, levels) in enumerate(bar):
-            _set_lr(optimizer, config, (epoch * steps_per_epoch + step) / (config.epochs * steps_per_epoch))
+        batches = bar(_loader(train_table, config, True, generator), desc=f"epoch {epoch + 1}/{config.epochs}",
+                      leave=False, progress=progress)
+        for images, levels in batches:
             optimizer.zero_grad()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(config)):
                 loss = loss_fn(model(images).float(), levels)
@@ -120,12 +125,15 @@ def train_model(train_table: pd.DataFrame, val_table: pd.DataFrame, config: Trai
                 loss = loss + config.l1 * sum(w.abs().sum() for w in head_weights)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses):.3f}")
+            batches.set_postfix(loss=f"{np.mean(losses):.3f}")
         probabilities = predict_proba(model, val_table, config)
         scores = classification_metrics(val_table["level"], probabilities.argmax(axis=1), labels=range(config.n_levels))
-        scores["loss"] = log_loss(val_table["level"].to_numpy(), probabilities)
+        scores["loss"] = float(log_loss(val_table["level"].to_numpy(), probabilities, labels=range(config.n_levels)))
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in scores.items()}})
+        stage(f"{config.backbone} epoch {epoch + 1}/{config.epochs}: training loss {np.mean(losses):.3f}, "
+              f"validation WA {scores['WA']:.3f}, loss {scores['loss']:.3f}")
         score = -scores["loss"] if config.metric == "loss" else scores[config.metric]
         if score > best_score:
             best_score, best_state = score, copy.deepcopy(model.state_dict())
@@ -138,23 +146,15 @@ def train_model(train_table: pd.DataFrame, val_table: pd.DataFrame, config: Trai
     return model, pd.DataFrame(history)
 
 
-def log_loss(levels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean cross-entropy of the true levels under the predicted probabilities (N, n_levels)."""
-    picked = probabilities[np.arange(len(levels)), np.asarray(levels, dtype=int)]
-    return float(-np.log(np.clip(picked, 1e-12, 1)).mean())
-
-
 def _best_index(history: list[dict], metric: str) -> int:
     """Index of the best epoch so far (lowest validation loss, or highest metric; the first on ties)."""
     values = [h[f"val_{metric}"] * (-1 if metric == "loss" else 1) for h in history]
     return int(np.argmax(values))
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, config: TrainConfig, progress: float) -> None:
-    """Cosine annealing from ``lr`` at the start to 0 at the end (or constant); a pure function of progress."""
-    rate = config.lr * (0.5 * (1 + np.cos(np.pi * progress)) if config.schedule == "cosine" else 1.0)
-    for group in optimizer.param_groups:
-        group["lr"] = rate
+def lr_factor(config: TrainConfig, progress: float) -> float:
+    """Learning rate / ``config.lr`` at a share ``progress`` (0-1) of training: cosine annealing to 0, or constant."""
+    return float(0.5 * (1 + np.cos(np.pi * progress))) if config.schedule == "cosine" else 1.0
 
 
 def save_model(model: nn.Module, out_dir: Path, config: TrainConfig, info: dict) -> None:

@@ -18,6 +18,7 @@ from ..io.tables import LANDMARK_COLUMNS, atomic_write_json
 from .face import PHANTOM_AUS
 from .rule import PainRule, load_rule
 from .sampling import BOX_COLUMNS, GT_AU_COLUMNS, PhantomConfig, subject_rows, worker_init
+from ..progress import bars_disabled
 
 
 def generate(out_dir: str | Path, *, n_subjects: int, frames_per_subject: int, size: int = 224,
@@ -56,7 +57,7 @@ def generate(out_dir: str | Path, *, n_subjects: int, frames_per_subject: int, s
     workers = min(workers or min(2, multiprocessing.cpu_count()), n_subjects)
     rows: list[dict] = []
     with tqdm(total=n_subjects * frames_per_subject, unit="img", desc="phantom",
-              disable=not progress if progress is not None else None) as bar:
+              disable=bars_disabled(progress)) as bar:
         if workers > 1:
             try:
                 with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),

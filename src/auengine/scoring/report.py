@@ -11,25 +11,11 @@ import pandas as pd
 from ..au.rules import load_rules
 from ..columns import au_column
 from ..faces.crop import align_crop
+from ..io.video import read_frames
 from ..report.figures import _pyplot, save_figure
 from ..report.html import HtmlReport
 from ..report.overlay import draw_au_regions, write_png
 from ..scales import PainScale
-
-
-def read_frames(video: Path, indices: list[int]) -> dict[int, np.ndarray]:
-    """RGB frames at the given indices (seeking; a few frames only)."""
-    capture = cv2.VideoCapture(str(video))
-    out = {}
-    try:
-        for index in sorted(set(indices)):
-            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, frame = capture.read()
-            if ok:
-                out[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    finally:
-        capture.release()
-    return out
 
 
 def level_colours(scale: PainScale) -> list[str]:
@@ -164,8 +150,9 @@ def readable_epochs(epochs: pd.DataFrame, scale: PainScale, threshold: float) ->
 
 
 def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmarks: np.ndarray, epochs: pd.DataFrame,
-                       review: pd.DataFrame, scale: PainScale, threshold: float, options, bundle, cnn_model) -> dict:
-    """timeline.png, thumbnails/, peak overlays and report.html; returns names of what was written."""
+                       review: pd.DataFrame, scale: PainScale, threshold: float, options, bundle, cnn_model,
+                       warning: str | None = None) -> dict:
+    """timeline.png, thumbnails/, peak overlays and report.html (``warning``: a banner, e.g. a truncated video)."""
     timeline = timeline_figure(frames, epochs, scale, threshold, target / "timeline.png", video.name)
     if not options.report:
         return {"report": None}
@@ -182,7 +169,9 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
             write_png(path, small)
             thumbs.append(path)
     report = HtmlReport(f"auengine score: {video.name}")
-    if bundle.manifest.get("training_data", {}).get("synthetic"):
+    if warning:
+        report.text(f"Warning: {warning}. Scores cover only the frames that could be read.", "banner")
+    if bundle.synthetic:
         report.text(SYNTHETIC_BANNER, "banner")
     names = list(scale.level_names)
     levels = epochs.loc[epochs["level"] >= 0, "level"]

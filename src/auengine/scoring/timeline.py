@@ -52,17 +52,29 @@ def fixed_epochs(duration_s: float, epoch_s: float) -> pd.DataFrame:
     return pd.DataFrame({"epoch": np.arange(len(starts)), "start_s": starts, "end_s": starts + epoch_s, "label": ""})
 
 
-def read_epochs_csv(path: str | Path, video: str) -> pd.DataFrame:
-    """User epochs from a CSV: start_s, end_s, optional label, optional video (name or stem) to filter by."""
+def read_epochs_csv(path: str | Path, video: str | None = None) -> pd.DataFrame:
+    """User epochs from a CSV: start_s, end_s, optional label, optional video (name or stem) to filter by.
+
+    The delimiter (comma, semicolon, tab) is detected. ``video=None`` returns every row (to
+    validate the file before any work). Raises InputError naming the file and the fix.
+    """
     path = Path(path)
-    table = pd.read_csv(path)
+    if not path.is_file():
+        raise InputError(f"epochs CSV not found: {path} (check --epochs-csv)")
+    try:
+        table = pd.read_csv(path, sep=None, engine="python")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the epochs CSV ({exc}); write it with a header row "
+                         "start_s,end_s[,label][,video]") from None
+    table.columns = [str(c).strip() for c in table.columns]
     missing = {"start_s", "end_s"} - set(table.columns)
     if missing:
-        raise InputError(f"{path}: epochs CSV needs columns start_s and end_s (missing {', '.join(sorted(missing))})")
+        raise InputError(f"{path}: epochs CSV needs columns start_s and end_s (missing {', '.join(sorted(missing))}; "
+                         f"found {', '.join(map(str, table.columns))})")
     bad = table.index[~(pd.to_numeric(table["end_s"], errors="coerce") > pd.to_numeric(table["start_s"], errors="coerce"))]
     if len(bad):
         raise InputError(f"{path}: row {int(bad[0]) + 2}: end_s must be a number greater than start_s")
-    if "video" in table.columns:
+    if "video" in table.columns and video is not None:
         name = Path(video)
         table = table[table["video"].astype(str).isin([name.name, name.stem, str(video)])]
     label = table["label"].astype(str) if "label" in table.columns else ""

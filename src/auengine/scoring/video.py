@@ -4,11 +4,13 @@ Frames stream through (decoded in a thread, faces tracked between detections); o
 per-frame numbers are kept (68 landmarks as float32, a few scores), so memory grows by
 about 600 bytes per frame, not by images. AUs are computed once at the end because the
 geometry backend's neutral is per video (each AU's least active 10 % of frames).
-Outputs go to OUT/<video stem>/, written atomically; summary.json is written last and
-marks the video as done.
+Outputs go to OUT/<stem>-<hash>/ (one folder per input, see ``io.media.output_name``),
+written atomically; summary.json is written last and marks the video as done with the
+bundle hash and options it records.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,12 +19,14 @@ import numpy as np
 import pandas as pd
 
 from ..au.backends import GeometryBackend
-from ..bundle import load_bundle
+from ..bundle import load_bundle, sha256
 from ..columns import LANDMARK_COLUMNS
 from ..errors import InputError, NoFaceError
+from ..io.media import output_name
 from ..io.tables import atomic_write_json, write_table
-from ..scales import get_scale
-from .stream import FaceTracker, FrameReader
+from ..progress import bar
+from ..io.video import VideoReader
+from .stream import FaceTracker
 from .timeline import ReviewRules, confidence, epoch_table, fixed_epochs, read_epochs_csv, smooth
 
 SUMMARY = "summary.json"
@@ -34,7 +38,7 @@ class ScoreOptions:
 
     detect_every: int = 30                # frames between detector runs (tracking in between)
     detector: str = "auto"
-    landmarks: str = "dlib"
+    landmarks: str = "auto"
     epoch_s: float = 1.0
     epochs_csv: str | None = None
     threshold: float | None = None        # "time above" threshold; default: the scale's first pain edge
@@ -47,20 +51,37 @@ class ScoreOptions:
 
 
 def video_dir(out: Path, video: Path) -> Path:
-    """The output folder of one video."""
-    return Path(out) / video.stem
+    """The output folder of one video: OUT/<stem>-<8 hex of its absolute path> (unique, stable)."""
+    return Path(out) / output_name(video)
 
 
-def is_done(out: Path, video: Path) -> bool:
-    """Whether a previous run finished this video (its summary.json exists)."""
-    return (video_dir(out, video) / SUMMARY).is_file()
+def run_fingerprint(bundle, options: ScoreOptions) -> dict:
+    """What a video's outputs were made with: the bundle's manifest hash and the scoring options."""
+    return {"bundle_sha256": sha256(bundle.path / "manifest.json"), "options": _jsonable(asdict(options))}
 
 
-def track_video(path: Path, tracker: FaceTracker, on_frame=None) -> tuple[pd.DataFrame, np.ndarray, float, str | None]:
+def is_done(out: Path, video: Path, fingerprint: dict | None = None) -> bool:
+    """Whether a previous run finished this video (summary.json exists) with the same bundle and options."""
+    path = video_dir(out, video) / SUMMARY
+    if not path.is_file():
+        return False
+    if fingerprint is None:
+        return True
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return all(summary.get(key) == value for key, value in fingerprint.items())
+
+
+def track_video(path: Path, tracker: FaceTracker, on_frame=None, progress: bool | None = False
+                ) -> tuple[pd.DataFrame, np.ndarray, float, str | None]:
     """Faces of every frame: (table of time/face/box, landmarks (N, 68, 2) float32 with NaN rows, fps, error)."""
     times, found, boxes, points = [], [], [], []
     empty = np.full((68, 2), np.nan, np.float32)
-    with FrameReader(path) as reader:
+    with VideoReader(path, prefetch=32) as reader, \
+            bar(desc=Path(path).name, total=reader.info.n_frames or None, unit="frame", leave=False,
+                progress=progress) as frames_bar:
         for index, time_s, image in reader:
             result = tracker.step(image)
             times.append(time_s)
@@ -69,6 +90,7 @@ def track_video(path: Path, tracker: FaceTracker, on_frame=None) -> tuple[pd.Dat
             points.append(result.landmarks.astype(np.float32) if result.landmarks is not None else empty)
             if on_frame is not None:
                 on_frame(index, image, result)
+            frames_bar.update()
         fps, error = reader.fps, reader.error
     table = pd.DataFrame({"frame": np.arange(len(times)), "time_s": times, "face_found": found})
     table[["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]] = np.array(boxes, dtype=float).reshape(-1, 4)
@@ -84,20 +106,31 @@ def au_table(source: str, frames: pd.DataFrame, landmarks: np.ndarray) -> pd.Dat
     return GeometryBackend(neutral="auto").estimate(table)
 
 
-def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, options: ScoreOptions = ScoreOptions(),
-                backends=None) -> dict:
-    """Score one video; returns its summary (also written to OUT/<stem>/summary.json)."""
+@dataclass
+class FrameScores:
+    """Per-frame results of one video: the table (time, face, box, AUs, intensity, level, confidence,
+    smoothed intensity), landmarks (N, 68, 2) float32 with NaN rows, frame rate (frames/s), the
+    reader's warning (truncation) and the number of detector runs."""
+
+    frames: pd.DataFrame
+    landmarks: np.ndarray
+    fps: float
+    warning: str | None
+    detections: int
+
+
+def frame_scores(video: str | Path, bundle, options: ScoreOptions = ScoreOptions(), backends=None, on_frame=None,
+                 progress: bool | None = False) -> FrameScores:
+    """The per-frame path every command uses on a video (``score``, ``predict``): faces, AUs, bundle intensity.
+
+    Raises InputError when nothing can be decoded and NoFaceError when no frame has a face.
+    """
     from ..pipeline import build_backends
 
-    started = time.perf_counter()
     video = Path(video)
-    target = video_dir(Path(out), video)
-    bundle = load_bundle(bundle_dir)
-    scale = get_scale(bundle.manifest["scale"])
     detector, landmarker = backends or build_backends(options.detector, options.landmarks)
     tracker = FaceTracker(detector, landmarker, detect_every=options.detect_every)
-    cnn = CnnScorer(options.cnn, options.cnn_batch) if options.cnn else None
-    frames, landmarks, fps, error = track_video(video, tracker, cnn.add if cnn else None)
+    frames, landmarks, fps, error = track_video(video, tracker, on_frame, progress)
     if not len(frames):
         raise InputError(error or f"{video}: no frames")
     if not frames["face_found"].any():
@@ -105,13 +138,26 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
     aus = au_table(str(video), frames, landmarks)
     scored = bundle.predict(aus, str(video))
     frames = pd.concat([frames, aus.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
-    frames["confidence"] = confidence(frames["intensity"].to_numpy(), scale)
+    frames["confidence"] = confidence(frames["intensity"].to_numpy(), bundle.scale)
     frames["intensity_smooth"] = smooth(frames["intensity"].to_numpy(), fps, options.smooth_s)
+    return FrameScores(frames, landmarks, fps, error, tracker.detections)
+
+
+def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, options: ScoreOptions = ScoreOptions(),
+                backends=None, progress: bool | None = False) -> dict:
+    """Score one video; returns its summary (also written to OUT/<name>/summary.json, last)."""
+    started = time.perf_counter()
+    video = Path(video)
+    target = video_dir(Path(out), video)
+    bundle = load_bundle(bundle_dir)
+    scale = bundle.scale
+    cnn = CnnScorer(options.cnn, options.cnn_batch) if options.cnn else None
+    result = frame_scores(video, bundle, options, backends, cnn.add if cnn else None, progress)
+    frames, landmarks, fps = result.frames, result.landmarks, result.fps
     if cnn is not None:
         frames["cnn_level"], frames["cnn_confidence"] = cnn.finish(len(frames))
     threshold = options.threshold if options.threshold is not None else scale.edges[0]
-    epochs = (read_epochs_csv(options.epochs_csv, str(video)) if options.epochs_csv
-              else fixed_epochs(len(frames) / fps, options.epoch_s))
+    epochs, epoch_note = video_epochs(options, str(video), len(frames) / fps)
     epochs = epoch_table(frames, epochs, scale, threshold, fps, options.review)
     review = epochs[epochs["review"] != ""]
     points = pd.DataFrame(np.concatenate([landmarks[:, :, 0], landmarks[:, :, 1]], axis=1), columns=LANDMARK_COLUMNS)
@@ -121,17 +167,29 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
     from .report import write_video_report
 
     extras = write_video_report(video, target, frames, landmarks, epochs, review, scale, threshold, options, bundle,
-                                cnn.model if cnn else None)
-    summary = {"video": str(video), "frames": len(frames), "fps": fps, "duration_s": len(frames) / fps,
-               "face_found_share": float(frames["face_found"].mean()), "detections": tracker.detections,
+                                cnn.model if cnn else None, warning=result.warning)
+    summary = {"video": str(video), "output": str(target), "frames": len(frames), "fps": fps,
+               "duration_s": len(frames) / fps, "face_found_share": float(frames["face_found"].mean()),
+               "detections": result.detections,
                "intensity_max": float(np.nanmax(frames["intensity_smooth"])) if frames["face_found"].any() else None,
-               "epochs": len(epochs), "review_epochs": len(review), "scale": scale.name, "threshold": threshold,
-               "bundle": str(bundle_dir), "bundle_synthetic": bundle.manifest["training_data"].get("synthetic"),
-               "warning": error, "seconds": time.perf_counter() - started, "options": _jsonable(asdict(options)),
+               "epochs": len(epochs), "epochs_source": epoch_note, "review_epochs": len(review), "scale": scale.name,
+               "threshold": threshold, "bundle": str(bundle_dir), "bundle_synthetic": bundle.synthetic,
+               "warning": result.warning, "seconds": time.perf_counter() - started, **run_fingerprint(bundle, options),
                "cnn_model": str(cnn.folder) if cnn else None,
                **extras}
     atomic_write_json(target / SUMMARY, summary)
     return summary
+
+
+def video_epochs(options: ScoreOptions, video: str, duration_s: float) -> tuple[pd.DataFrame, str]:
+    """The video's epochs and where they come from: the epochs CSV's rows for it, else fixed windows (said so)."""
+    fixed = f"fixed {options.epoch_s:g} s windows"
+    if not options.epochs_csv:
+        return fixed_epochs(duration_s, options.epoch_s), fixed
+    epochs = read_epochs_csv(options.epochs_csv, video)
+    if len(epochs):
+        return epochs, f"{options.epochs_csv}"
+    return fixed_epochs(duration_s, options.epoch_s), f"{fixed} ({options.epochs_csv} has no rows for this video)"
 
 
 def _jsonable(value):

@@ -25,6 +25,7 @@ from sklearn.svm import SVC
 from tqdm.auto import tqdm
 
 from .selection import ReliefFSelector, SymmetricUncertaintySelector
+from ..progress import bars_disabled
 
 CLASSIFIERS = {
     "NB": GaussianNB(),
@@ -98,7 +99,7 @@ def evaluate_configurations(X: np.ndarray, y: np.ndarray, groups: np.ndarray, fo
     configuration plus inner_accuracy, test_index and predicted).
     """
     rows, best_rows = [], []
-    for fold, (train, test) in enumerate(tqdm(folds, desc="folds", disable=not progress if progress is not None else None)):
+    for fold, (train, test) in enumerate(tqdm(folds, desc="folds", disable=bars_disabled(progress))):
         inner = _inner_accuracy(X[train], y[train], groups[train], configs, inner_folds)
         chosen = max(configs, key=lambda c: inner[c])
         for config, (predicted, score) in fit_predict(X[train], y[train], X[test], configs).items():

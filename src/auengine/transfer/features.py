@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..models.backbones import build_model
 from ..models.data import ManifestImages
+from ..progress import bars_disabled
 from .layers import PRESETS, FeatureLayer, feature_layer  # noqa: F401  (re-exported)
 
 
@@ -42,7 +43,7 @@ def deep_features(model: nn.Module, spec: FeatureLayer, table: pd.DataFrame, *, 
     out = []
     try:
         for start in tqdm(range(0, len(table), batch_size), desc=f"features {spec.model}:{spec.layer}",
-                          disable=not progress if progress is not None else None):
+                          disable=bars_disabled(progress)):
             images = torch.stack([dataset[i][0] for i in range(start, min(start + batch_size, len(table)))])
             model(images)
             value = captured["x"]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..evaluation.e2e import run_cv, splits
-from ..evaluation.metrics import METRICS, classification_metrics
+from ..metrics import METRICS, classification_metrics
 from ..io.media import read_image
 from ..io.tables import atomic_write_bytes, write_table
 from ..models.train import TrainConfig
