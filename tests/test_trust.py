@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -300,8 +301,8 @@ def test_report_for_a_nurse_on_a_real_face_video(small_bundle, face_video, tmp_p
 
     epochs = tmp_path / "epochs.csv"
     epochs.write_text("start_s,end_s,label\n0,0.6,first\n0.6,1.2,second\n5,6,after the end\n")
-    score_video(face_video, small_bundle, tmp_path / "out", ScoreOptions(epochs_csv=str(epochs)))
-    page = (tmp_path / "out" / face_video.stem / "report.html").read_text()
+    target = Path(score_video(face_video, small_bundle, tmp_path / "out", ScoreOptions(epochs_csv=str(epochs)))["output"])
+    page = (target / "report.html").read_text()
     text = re.sub(r"data:image/png;base64,[^']+", "", page)
     assert "class=\"banner\"" in text or "class=banner" in text
     assert "trained on synthetic faces" in text
@@ -311,8 +312,8 @@ def test_report_for_a_nurse_on_a_real_face_video(small_bundle, face_video, tmp_p
     assert cells and not {"nan", "NaN", "-1", "None"} & set(cells)     # no raw missing values or level -1
     assert "no score" in cells and "no frames (the epoch lies outside the video)" in cells
     assert any(c in ("no pain", "mild", "moderate", "severe") for c in cells)
-    assert (tmp_path / "out" / face_video.stem / "peak_contributions.png").is_file()
-    epochs_out = pd.read_csv(tmp_path / "out" / face_video.stem / "epochs.csv")
+    assert (target / "peak_contributions.png").is_file()
+    epochs_out = pd.read_csv(target / "epochs.csv")
     assert (epochs_out["seconds_above"] <= epochs_out["end_s"] - epochs_out["start_s"] + 1e-9).all()
 
 
