@@ -22,7 +22,8 @@ COMMANDS = (["--version"], ["--help"], ["score", "--help"], ["aus", "--help"])
 def run_once(args: list[str], env: dict) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one fresh ``python -m auengine.cli ARGS``."""
     code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            f"subprocess.run([sys.executable, '-m', 'auengine.cli', *{args!r}], stdout=subprocess.DEVNULL, check=True); "
+            f"subprocess.run([sys.executable, '-m', 'auengine.cli', *{args!r}], stdout=subprocess.DEVNULL, "
+            "check=True); "
             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     seconds, megabytes = map(float, out.split())

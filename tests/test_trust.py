@@ -301,7 +301,8 @@ def test_report_for_a_nurse_on_a_real_face_video(small_bundle, face_video, tmp_p
 
     epochs = tmp_path / "epochs.csv"
     epochs.write_text("start_s,end_s,label\n0,0.6,first\n0.6,1.2,second\n5,6,after the end\n")
-    target = Path(score_video(face_video, small_bundle, tmp_path / "out", ScoreOptions(epochs_csv=str(epochs)))["output"])
+    summary = score_video(face_video, small_bundle, tmp_path / "out", ScoreOptions(epochs_csv=str(epochs)))
+    target = Path(summary["output"])
     page = (target / "report.html").read_text()
     text = re.sub(r"data:image/png;base64,[^']+", "", page)
     assert "class=\"banner\"" in text or "class=banner" in text

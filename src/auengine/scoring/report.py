@@ -176,8 +176,8 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
     names = list(scale.level_names)
     levels = epochs.loc[epochs["level"] >= 0, "level"]
     highest = f"highest epoch level: {names[int(levels.max())]}" if len(levels) else "no epoch could be scored"
-    report.text(f"{len(frames)} frames ({frames['time_s'].max():.1f} s); face found in {frames['face_found'].mean():.0%} "
-                f"of frames; {highest}; {len(review)} of {len(epochs)} epochs need a human look. Intensity on the "
+    report.text(f"{len(frames)} frames ({frames['time_s'].max():.1f} s); face found in "
+                f"{frames['face_found'].mean():.0%} of frames; {highest}; {len(review)} of {len(epochs)} epochs need a human look. Intensity on the "
                 f"{scale.name.upper()} scale ({scale.low:g}-{scale.high:g}).")
     report.legend(level_legend(scale), f"Pain levels ({scale.name.upper()} intensity):")
     report.figure(timeline, "Top: smoothed intensity on the level bands; grey ticks: frames without a face. "
