@@ -144,8 +144,10 @@ def test_backends_and_their_errors(tmp_path, monkeypatch, media_dir):
         AU_BACKENDS.create("table")
     with pytest.raises(InputError, match="landmark columns"):
         AU_BACKENDS.create("geometry").estimate(pd.DataFrame({"source": ["a"]}))
-    joined = AU_BACKENDS.create("table", path=str(media_dir / "OpenFace_Test.csv")).estimate(
-        pd.DataFrame({"source": ["clip.mp4", "clip.mp4"], "frame": [0, 99]}))
+    frames = pd.DataFrame({"source": ["clip.mp4", "clip.mp4"], "frame": [0, 99]})
+    with pytest.raises(InputError, match="--au-table-source clip"):      # another clip's table: no join by frame
+        AU_BACKENDS.create("table", path=str(media_dir / "OpenFace_Test.csv")).estimate(frames)
+    joined = AU_BACKENDS.create("table", path=str(media_dir / "OpenFace_Test.csv"), source="clip.mp4").estimate(frames)
     table = read_au_table(media_dir / "OpenFace_Test.csv")
     np.testing.assert_allclose(joined["AU04_r"], table["AU04_r"].iloc[[0, 99]])
 

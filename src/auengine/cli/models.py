@@ -128,7 +128,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register evaluate, fit, train-regressor, predict and demo on the subcommand parser."""
-    from ..models.backbones import BACKBONES
+    from ..registries import BACKBONES
 
     def experiment_options(parser: argparse.ArgumentParser, manifest_optional: bool = False) -> None:
         parser.add_argument("manifest", nargs="?" if manifest_optional else None, help="training manifest (CSV)")
@@ -172,7 +172,7 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     options.add_face_options(pr)
     pr.set_defaults(func=cmd_predict)
 
-    from ..transfer.features import PRESETS
+    from ..transfer.layers import PRESETS
 
     tf = sub.add_parser("transfer", parents=[common], help="frame-level pain / no-pain transfer classifiers")
     tf.add_argument("method", choices=["features", "fc-head", "vgg-finetune"],

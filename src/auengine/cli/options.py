@@ -53,8 +53,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, epochs: int = 25, l
 
 def add_face_options(parser: argparse.ArgumentParser) -> None:
     """--detector and --landmarks, with the same defaults in every command (auto)."""
-    from ..faces.detect import DETECTORS
-    from ..faces.landmarks import LANDMARKERS
+    from ..registries import DETECTORS, LANDMARKERS     # names only: no torch / cv2 at parse time
 
     parser.add_argument("--detector", default="auto", choices=DETECTORS.names(),
                         help="face detector (default: auto = mtcnn)")

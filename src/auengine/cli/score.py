@@ -11,10 +11,16 @@ from . import options
 def cmd_score(args: argparse.Namespace) -> int:
     """Score videos or folders of videos with a bundle."""
     from ..deidentify import check_mode
+    from ..models.folders import resolve_model_folder
     from ..scoring.batch import score_many
     from ..scoring.timeline import ReviewRules
     from ..scoring.video import ScoreOptions
 
+    if args.cnn:                       # a run folder is accepted (its first fold), anything else refused up front
+        cnn = resolve_model_folder(args.cnn)
+        if cnn.note:
+            print(f"auengine score: --cnn {cnn.note}", file=sys.stderr)
+        args.cnn = str(cnn.path)
     score_options = ScoreOptions(detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
                                  epoch_s=args.epoch, epochs_csv=args.epochs_csv, threshold=args.threshold,
                                  smooth_s=args.smooth, cnn=args.cnn,

@@ -39,6 +39,27 @@ def fold_dirs(run: Path) -> list[Path]:
     return folds
 
 
+def held_out_subjects(run: str | Path, folds: list[Path], table: pd.DataFrame) -> set[str]:
+    """The run's held-out (test) subjects that the manifest has images of.
+
+    Raises
+    ------
+    InputError
+        When the manifest has none of them: it is not the data the run was trained on.
+    """
+    held_out: set[str] = set()
+    for fold in folds:
+        held_out |= set(map(str, json.loads((fold / "split.json").read_text())["test_subjects"]))
+    present = held_out & set(table["subject"].astype(str))
+    if not present:
+        theirs = sorted(set(table["subject"].astype(str)))
+        raise InputError(f"none of the run's {len(held_out)} held-out subjects ({', '.join(sorted(held_out)[:4])}"
+                         f"{', ...' if len(held_out) > 4 else ''}) is in this manifest (its subjects: "
+                         f"{', '.join(theirs[:4])}{', ...' if len(theirs) > 4 else ''}); give the manifest {run} "
+                         "was trained on")
+    return present
+
+
 def grid_landmarks(rows: pd.DataFrame, size: int) -> np.ndarray:
     """Manifest landmarks (N, 68, 2) mapped onto the S x S network input (images resized to S x S)."""
     points = landmarks_of(rows)
@@ -63,7 +84,9 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     rule_set = load_rules(rules)
     accumulator = EngagementAccumulator(rule_set)
     examples: dict[int, list] = {}
-    for fold in fold_dirs(run):
+    folds = fold_dirs(run)
+    held_out_subjects(run, folds, table)
+    for fold in folds:
         model, config = load_model(fold)
         layer = None
         if target_layer is not None:
@@ -88,6 +111,9 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
             for i in np.flatnonzero(predicted == levels):
                 if len(examples.setdefault(int(levels[i]), [])) < overlays_per_level:
                     examples[int(levels[i])].append((batch["abspath"].iloc[i], cams[i], landmarks[i], config.size))
+    if not accumulator.n_images:
+        raise InputError(f"{run}: the models classified none of the held-out subjects' images correctly, and "
+                         "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
     write_table(result.reset_index(names="AU"), out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})

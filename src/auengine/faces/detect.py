@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..registries import DETECTORS as _DETECTORS
 from ..registry import Registry
 from ..weights import WeightsSpec, resolve_weights
 
@@ -40,7 +41,7 @@ class FaceDetector:
         raise NotImplementedError
 
 
-DETECTORS: Registry[FaceDetector] = Registry("face detector")
+DETECTORS: Registry[FaceDetector] = _DETECTORS     # declared in auengine.registries (names without imports)
 
 
 @DETECTORS.register("mtcnn")

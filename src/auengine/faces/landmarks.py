@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..face_geometry import NUM_LANDMARKS
+from ..registries import LANDMARKERS as _LANDMARKERS
 from ..registry import Registry
 from ..weights import WeightsSpec, find_local, resolve_weights
 from .detect import FaceBox
@@ -28,7 +29,7 @@ class LandmarkBackend:
         raise NotImplementedError
 
 
-LANDMARKERS: Registry[LandmarkBackend] = Registry("landmark backend")
+LANDMARKERS: Registry[LandmarkBackend] = _LANDMARKERS     # declared in auengine.registries
 
 # dlib's shape predictor was trained on dlib HOG boxes (square, lower on the face than
 # MTCNN/S3FD boxes). Boxes from other detectors are mapped to that frame: side =

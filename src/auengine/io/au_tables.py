@@ -36,21 +36,36 @@ def read_au_table(path: str | os.PathLike) -> pd.DataFrame:
         Missing file, unreadable CSV, or no AU columns in any known naming.
     """
     path = Path(path)
+    table = known_format(read_raw_table(path, "AU table"), path)
+    if not au_columns(table):
+        raise InputError(f"{path}: no AU columns found (expected OpenFace 'AU01_r', py-feat 'AU01', or auengine "
+                         "'AU01_r')")
+    return table
+
+
+def read_raw_table(path: Path, kind: str = "table") -> pd.DataFrame:
+    """A CSV or Parquet file as it is, with header names stripped (OpenFace writes ' frame', ' AU01_r')."""
     if not path.is_file():
-        raise InputError(f"AU table not found: {path}")
+        raise InputError(f"{kind} not found: {path}")
     try:
         table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path, skipinitialspace=True)
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the table ({exc})".replace("\n", " ")) from None
     table.columns = [str(c).strip() for c in table.columns]
-    if au_columns(table) and {"timestamp", "confidence", "success"} <= set(table.columns):
+    return table
+
+
+def known_format(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """OpenFace 2.x and py-feat tables in auengine naming (source, 0-based frame, ...); others as they are.
+
+    ``attrs["format"]`` is "openface", "pyfeat" or "auengine".
+    """
+    if {"frame", "timestamp", "confidence", "success"} <= set(table.columns):
         return _from_openface(table, path)
     if any(PYFEAT_AU.match(c) for c in table.columns):
         return from_pyfeat(table, path)
-    if au_columns(table):
-        table.attrs["format"] = "auengine"
-        return table
-    raise InputError(f"{path}: no AU columns found (expected OpenFace 'AU01_r', py-feat 'AU01', or auengine 'AU01_r')")
+    table.attrs["format"] = "auengine"
+    return table
 
 
 def _from_openface(table: pd.DataFrame, path: Path) -> pd.DataFrame:

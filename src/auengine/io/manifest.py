@@ -42,15 +42,11 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame
         Missing file or columns.
     ManifestError
         Every bad row at once: missing file, unknown scale, score out of range,
-        missing subject, duplicated path, missing score and level.
+        missing subject, duplicated path, missing score and level, a level that is not a
+        whole number within the scale's levels.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"manifest not found: {path}")
-    try:
-        table = pd.read_csv(path, dtype={"path": str, "subject": str, "sequence": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc})".replace("\n", " ")) from None
+    table = read_csv_file(path, "manifest", dtype={"path": str, "subject": str, "sequence": str})
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; a manifest needs at least "
@@ -64,6 +60,16 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> pd.DataFrame
         raise ManifestError(path, problems)
     table["level"] = derive_levels(table)
     return table
+
+
+def read_csv_file(path: Path, kind: str, dtype: dict | None = None) -> pd.DataFrame:
+    """A CSV file, or InputError in one line: "<kind> not found" or "not a readable CSV"."""
+    if not path.is_file():
+        raise InputError(f"{kind} not found: {path}")
+    try:
+        return pd.read_csv(path, dtype=dtype)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})".replace("\n", " ")) from None
 
 
 def _problems(table: pd.DataFrame, check_files: bool) -> list[tuple[int, str]]:
@@ -86,21 +92,42 @@ def _problems(table: pd.DataFrame, check_files: bool) -> list[tuple[int, str]]:
         if not isinstance(record["subject"], str) or not record["subject"].strip():
             problems.append((line, "missing subject (needed for subject-wise splits)"))
         level = record.get("level") if has_level else None
-        if has_scale and isinstance(record["scale"], str):
-            name = record["scale"].strip().lower()
-            if name not in scale_names():
-                problems.append((line, f"unknown scale {record['scale']!r} (use {', '.join(scale_names())})"))
-                continue
-            score = scores.iloc[i]
-            scale = get_scale(name)
-            if pd.isna(score):
-                if level is None or pd.isna(level):
-                    problems.append((line, f"missing score for scale {name}"))
-            elif not scale.in_range(score):
-                problems.append((line, f"score {score:g} out of range [{scale.low:g}, {scale.high:g}] for {name}"))
-        elif level is None or pd.isna(level):
-            problems.append((line, "missing scale (and no level)"))
+        scale_name = record["scale"] if has_scale and isinstance(record["scale"], str) else None
+        problem = scale_problem(scale_name, scores.iloc[i], level)
+        if problem:
+            problems.append((line, problem))
     return problems
+
+
+def scale_problem(scale_name: str | None, score: float, level=None) -> str | None:
+    """What is wrong with one row's scale, score and level (None when nothing is).
+
+    The scale must be known; a score must lie in the scale's range; a level must be a
+    whole number from 0 to the scale's last level (any level >= 0 without a scale);
+    a row needs a score or a level.
+    """
+    has_level = level is not None and not pd.isna(level)
+    scale = None
+    if scale_name is not None:
+        name = scale_name.strip().lower()
+        if name not in scale_names():
+            return f"unknown scale {scale_name!r} (use {', '.join(scale_names())})"
+        scale = get_scale(name)
+        if pd.isna(score):
+            if not has_level:
+                return f"missing score for scale {name}"
+        elif not scale.in_range(score):
+            return f"score {score:g} out of range [{scale.low:g}, {scale.high:g}] for {name}"
+    elif not has_level:
+        return "missing scale (and no level)"
+    if has_level:
+        value = pd.to_numeric(pd.Series([level]), errors="coerce").iloc[0]
+        top = scale.n_levels - 1 if scale is not None else np.inf
+        if pd.isna(value) or value != round(value) or not 0 <= value <= top:
+            shown = f"{value:g}" if pd.notna(value) else repr(level)
+            allowed = f"0-{top} on {scale.name}: {', '.join(scale.level_names)}" if scale else "a whole number >= 0"
+            return f"level {shown} is not a level ({allowed})"
+    return None
 
 
 def derive_levels(table: pd.DataFrame) -> pd.Series:

@@ -14,10 +14,10 @@ import torchvision
 from torch import nn
 
 from ..errors import InputError, WeightsNotFoundError
+from ..registries import BACKBONES as _BACKBONES
 from ..weights import WeightsSpec, resolve_weights
 
-BACKBONES = ["resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-             "dlib-face"]
+BACKBONES = _BACKBONES       # names in auengine.registries (the CLI lists them without importing torch)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

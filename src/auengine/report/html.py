@@ -15,9 +15,13 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; m
 table { border-collapse: collapse; font-size: 0.9em; margin: 0.6em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; } th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
+table.text td, table.text th { text-align: left; } table.text td { white-space: nowrap; }
+table.text td:last-child { white-space: normal; }
 .banner { background: #fff4d6; border: 1px solid #e0b84c; padding: 0.6em 1em; }
 img { max-width: 100%; } .row img { max-width: 23%; margin: 0.5%; }
 .note { color: #555; font-size: 0.9em; }
+.legend span.chip { display: inline-block; padding: 2px 10px; margin: 2px 6px 2px 0; border-radius: 3px;
+  border: 1px solid #999; font-size: 0.9em; }
 """
 
 
@@ -35,8 +39,16 @@ class HtmlReport:
         attr = f' class="{css}"' if css else ""
         self.parts.append(f"<p{attr}>{html.escape(text)}</p>")
 
-    def table(self, table: pd.DataFrame, digits: int = 3) -> None:
-        self.parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0, escape=True))
+    def table(self, table: pd.DataFrame, digits: int = 3, na_rep: str = "\u2014", css: str = "") -> None:
+        """``css`` "text": cells of strings, left-aligned."""
+        self.parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0, escape=True,
+                                        na_rep=na_rep, classes=css or None))
+
+    def legend(self, items: list[tuple[str, str]], caption: str = "") -> None:
+        """A row of colour chips: (label, CSS colour) each."""
+        chips = "".join(f"<span class=chip style='background:{html.escape(colour)}'>{html.escape(label)}</span>"
+                        for label, colour in items)
+        self.parts.append(f"<p class=legend>{html.escape(caption)} {chips}</p>")
 
     def figure(self, path: str | Path, caption: str = "") -> None:
         self.parts.append(f"<figure>{_img(path)}<figcaption class=note>{html.escape(caption)}</figcaption></figure>")

@@ -18,28 +18,61 @@ from ..report.overlay import draw_au_regions, write_png
 from ..scales import PainScale
 
 
+def level_colours(scale: PainScale) -> list[str]:
+    """One colour per level of ``scale`` (green = no pain ... red = the top level), as hex strings."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    n = scale.n_levels
+    return [to_hex(colormaps["RdYlGn_r"](0.1 + 0.8 * i / max(n - 1, 1))) for i in range(n)]
+
+
+def level_legend(scale: PainScale) -> list[tuple[str, str]]:
+    """(label, colour) per level: "mild (2.5-5)" etc."""
+    bounds = [scale.low, *scale.edges, scale.high]
+    return [(f"{name} ({low:g}-{high:g})", colour) for name, low, high, colour in
+            zip(scale.level_names, bounds[:-1], bounds[1:], level_colours(scale))]
+
+
 def timeline_figure(frames: pd.DataFrame, epochs: pd.DataFrame, scale: PainScale, threshold: float, path: Path,
                     title: str) -> Path:
-    """Smoothed intensity over time, level bands, the threshold, review epochs shaded, missing faces marked."""
+    """Smoothed intensity over time on coloured level bands (with a legend), missing faces marked, and below it
+    two lanes: each epoch's level and the epochs for review (so a mostly-flagged video stays readable)."""
+    from matplotlib.patches import Patch
+
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3), dpi=110)
+    fig, (ax, lanes) = plt.subplots(2, 1, figsize=(10, 4.2), dpi=110, sharex=True,
+                                    gridspec_kw={"height_ratios": [4, 1.1]})
     bounds = [scale.low, *scale.edges, scale.high]
-    for i, (low, high) in enumerate(zip(bounds[:-1], bounds[1:])):
-        ax.axhspan(low, high, color=plt.cm.RdYlGn_r(i / max(len(bounds) - 2, 1)), alpha=0.12, linewidth=0)
+    colours = level_colours(scale)
+    for colour, low, high in zip(colours, bounds[:-1], bounds[1:]):
+        ax.axhspan(low, high, color=colour, alpha=0.18, linewidth=0)
     t = frames["time_s"].to_numpy()
-    ax.plot(t, frames["intensity"], color="tab:blue", alpha=0.25, linewidth=0.6, label="per frame")
-    ax.plot(t, frames["intensity_smooth"], color="tab:blue", linewidth=1.5, label="smoothed")
+    ax.plot(t, frames["intensity"], color="tab:blue", alpha=0.3, linewidth=0.6, label="per frame")
+    ax.plot(t, frames["intensity_smooth"], color="tab:blue", linewidth=1.8, label="smoothed")
     ax.axhline(threshold, color="black", linestyle=":", linewidth=0.8, label=f"threshold {threshold:g}")
-    for epoch in epochs[epochs["review"] != ""].itertuples():
-        ax.axvspan(epoch.start_s, epoch.end_s, color="red", alpha=0.12, linewidth=0)
     missing = ~frames["face_found"].to_numpy(bool)
     if missing.any():
-        ax.plot(t[missing], np.full(missing.sum(), scale.low), "|", color="grey", label="no face")
+        ax.plot(t[missing], np.full(missing.sum(), scale.low), "|", color="grey", markersize=10, label="no face")
     ax.set_ylim(scale.low, scale.high)
-    ax.set_xlabel("time (s)")
     ax.set_ylabel(f"intensity ({scale.name.upper()})")
-    ax.set_title(title + " (red: epochs for review)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right", ncol=4)
+    ax.set_title(title, fontsize=10)
+    levels = [Patch(color=c, alpha=0.5, label=label) for label, c in level_legend(scale)]
+    ax.legend(handles=[*ax.get_legend_handles_labels()[0], *levels], fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for epoch in epochs.itertuples():
+        span = [(epoch.start_s, epoch.end_s - epoch.start_s)]
+        level_colour = colours[int(epoch.level)] if epoch.level >= 0 else "white"
+        lanes.broken_barh(span, (1.1, 0.8), facecolors=level_colour, edgecolor="grey", linewidth=0.5,
+                          hatch="" if epoch.level >= 0 else "///")
+        if epoch.review:
+            lanes.broken_barh(span, (0.1, 0.8), facecolors="tab:red", edgecolor="white", linewidth=0.5)
+    lanes.set_ylim(0, 2)
+    lanes.set_yticks([0.5, 1.5], ["review", "epoch level"], fontsize=8)
+    lanes.set_xlabel("time (s)")
+    lanes.legend(handles=[Patch(facecolor="tab:red", label="epoch for review"),
+                          Patch(facecolor="white", edgecolor="grey", hatch="///", label="no score")],
+                 fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.2), frameon=False)
     return save_figure(fig, path)
 
 
@@ -55,13 +88,22 @@ def contributions(frames: pd.DataFrame, bundle, row: int) -> pd.Series:
     return pd.Series(out).sort_values(ascending=False)
 
 
-def contribution_figure(series: pd.Series, path: Path, title: str) -> Path:
+def au_label(au: str, names: dict[str, str]) -> str:
+    """"AU4 brow lowerer": the AU id and its name from the rule set (the id alone when unnamed)."""
+    return f"{au} {names.get(au, '').lower()}".strip()
+
+
+def contribution_figure(series: pd.Series, names: dict[str, str], scale: PainScale, path: Path, title: str) -> Path:
+    """Horizontal bars, largest on top, labelled "AU4 brow lowerer"."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 2.8), dpi=110)
-    ax.bar(series.index, series.to_numpy(), color=["tab:red" if v > 0 else "tab:blue" for v in series])
-    ax.set_ylabel("intensity drop if AU = 0")
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(axis="x", labelrotation=45)
+    fig, ax = plt.subplots(figsize=(7, 0.34 * len(series) + 1.3), dpi=110)
+    labels = [au_label(au, names) for au in series.index]
+    values = series.to_numpy()
+    ax.barh(labels[::-1], values[::-1], color=["tab:red" if v > 0 else "tab:blue" for v in values[::-1]])
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.set_xlabel(f"how much the AU adds to the intensity ({scale.name.upper()} points; AU set to 0)")
+    ax.tick_params(axis="y", labelsize=9)
+    ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
 
 
@@ -73,6 +115,38 @@ def middle_frames(frames: pd.DataFrame, epochs: pd.DataFrame) -> list[int]:
         if len(inside):
             out.append(int(inside[len(inside) // 2]))
     return out
+
+
+SYNTHETIC_BANNER = ("This model bundle was trained on synthetic faces (auengine's phantom), not on real infants. "
+                    "Its scores test the software; they are not a pain assessment and must not guide care.")
+NO_VALUE = "\u2014"          # an em dash in cells without a value
+
+
+def _number(value: float, digits: int = 1) -> str:
+    return NO_VALUE if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def readable_epochs(epochs: pd.DataFrame, scale: PainScale, threshold: float) -> pd.DataFrame:
+    """The epoch table for people: level names instead of 0-3 / -1, times as spans, no NaN cells."""
+    names = list(scale.level_names)
+    table = pd.DataFrame({
+        "epoch": epochs["epoch"].astype(int),
+        "time": [f"{a:.1f}-{b:.1f}\u00a0s" for a, b in zip(epochs["start_s"], epochs["end_s"])],
+        "label": epochs["label"].fillna("").astype(str),
+        "level": [names[int(v)] if 0 <= v < len(names) else "no score" for v in epochs["level"]],
+        "mean intensity": [_number(v) for v in epochs["intensity_mean"]],
+        "peak": [_number(v) for v in epochs["intensity_max"]],
+        f"time above {threshold:g} (s)": [_number(v) if np.isfinite(m) else NO_VALUE
+                                          for v, m in zip(epochs["seconds_above"], epochs["intensity_mean"])],
+        "face found": [f"{v:.0%}" if n else NO_VALUE for v, n in zip(epochs["face_share"], epochs["frames"])],
+        "confidence": [_number(v, 2) for v in epochs["confidence"]],
+    })
+    if "disagreement" in epochs.columns:
+        table["CNN disagrees"] = [f"{v:.0%}" if np.isfinite(v) else NO_VALUE for v in epochs["disagreement"]]
+    table["review"] = [r if r else NO_VALUE for r in epochs["review"].fillna("")]
+    if not table["label"].astype(bool).any():
+        table = table.drop(columns=["label"])
+    return table
 
 
 def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmarks: np.ndarray, epochs: pd.DataFrame,
@@ -98,11 +172,18 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
     report = HtmlReport(f"auengine score: {video.name}")
     if warning:
         report.text(f"Warning: {warning}. Scores cover only the frames that could be read.", "banner")
-    report.text(f"{len(frames)} frames; face found in {frames['face_found'].mean():.0%}; {len(review)} of "
-                f"{len(epochs)} epochs for review. Intensity on the bundle's {scale.name.upper()} scale "
-                f"({scale.low:g}-{scale.high:g})." + (f" Faces in the images: de-identified ({options.deidentify})."
-                                                      if options.deidentify else ""))
-    report.figure(timeline, "Smoothed intensity with level bands; red: epochs for review; grey ticks: no face.")
+    if bundle.synthetic:
+        report.text(SYNTHETIC_BANNER, "banner")
+    names = list(scale.level_names)
+    levels = epochs.loc[epochs["level"] >= 0, "level"]
+    highest = f"highest epoch level: {names[int(levels.max())]}" if len(levels) else "no epoch could be scored"
+    report.text(f"{len(frames)} frames ({frames['time_s'].max():.1f} s); face found in "
+                f"{frames['face_found'].mean():.0%} of frames; {highest}; {len(review)} of {len(epochs)} epochs need a human look. Intensity on the "
+                f"{scale.name.upper()} scale ({scale.low:g}-{scale.high:g})."
+                + (f" Faces in the images: de-identified ({options.deidentify})." if options.deidentify else ""))
+    report.legend(level_legend(scale), f"Pain levels ({scale.name.upper()} intensity):")
+    report.figure(timeline, "Top: smoothed intensity on the level bands; grey ticks: frames without a face. "
+                            "Bottom: the level of each epoch, and the epochs for review in red.")
     if peak is not None and peak in images:
         crop = align_crop(images[peak], landmarks[peak], 224)
         background = align_crop(shown[peak], landmarks[peak], 224).image      # what may be shown of the face
@@ -110,21 +191,25 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
         paths = [write_png_path(target / "peak_regions.png", panel)]
         if cnn_model is not None:
             paths.append(_cam_panel(cnn_model, crop, rules, target / "peak_cam.png", background))
-        paths.append(contribution_figure(contributions(frames, bundle, peak), target / "peak_contributions.png",
-                                         "AU contributions at the peak"))
-        report.heading(f"Peak: frame {peak} at {frames.loc[peak, 'time_s']:.2f} s, "
-                       f"intensity {frames.loc[peak, 'intensity_smooth']:.2f}")
-        report.figures_row(paths, "Aligned face with AU regions" + (", Grad-CAM of the CNN" if cnn_model else "")
-                           + ", and how much each AU adds to the intensity (set to 0).")
+        value = float(frames.loc[peak, "intensity_smooth"])
+        peak_level = names[int(scale.level(np.clip(value, scale.low, scale.high)))]
+        report.heading(f"Peak: {peak_level} ({value:.1f} of {scale.high:g}) at {frames.loc[peak, 'time_s']:.2f} s "
+                       f"(frame {peak})")
+        report.figures_row(paths, "Aligned face with its AU regions" + (", and the CNN's Grad-CAM" if cnn_model else
+                                                                          "") + ".")
+        chart = contribution_figure(contributions(frames, bundle, peak), rules.names, scale,
+                                    target / "peak_contributions.png", "What drives the score at the peak")
+        report.figure(chart, "Each facial action unit (AU) in the model: how much lower the intensity would be "
+                             "without it.")
     report.heading("Epochs for review")
     if len(review):
-        report.table(review[["epoch", "label", "start_s", "end_s", "intensity_mean", "level", "confidence", "review"]])
+        report.table(readable_epochs(review, scale, threshold), css="text")
         if thumbs:
             report.figures_row(thumbs, "Middle frame of each epoch for review.")
     else:
         report.text("None: every epoch has a face, a confident score" + (" and CNN agreement." if cnn_model else "."))
     report.heading("All epochs")
-    report.table(epochs.drop(columns=["review"]))
+    report.table(readable_epochs(epochs, scale, threshold), css="text")
     report.write(target / "report.html")
     return {"report": "report.html", "peak_frame": peak}
 

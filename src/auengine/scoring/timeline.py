@@ -37,9 +37,11 @@ def confidence(intensity: np.ndarray, scale: PainScale) -> np.ndarray:
 
 
 def smooth(values: np.ndarray, fps: float, window_s: float = 0.5) -> np.ndarray:
-    """Centred moving average over ``window_s`` seconds, ignoring NaN (frames without a face)."""
+    """Centred moving average over ``window_s`` seconds of the frames with a score; NaN stays NaN (a frame
+    without a face gets no score from its neighbours)."""
     window = max(1, int(round(window_s * fps)))
-    return pd.Series(values, dtype=float).rolling(window, center=True, min_periods=1).mean().to_numpy()
+    series = pd.Series(values, dtype=float)
+    return series.rolling(window, center=True, min_periods=1).mean().where(series.notna()).to_numpy()
 
 
 def fixed_epochs(duration_s: float, epoch_s: float) -> pd.DataFrame:
@@ -95,7 +97,7 @@ def epoch_table(frames: pd.DataFrame, epochs: pd.DataFrame, scale: PainScale, th
         row = {"epoch": epoch.epoch, "label": epoch.label, "start_s": epoch.start_s, "end_s": epoch.end_s,
                "frames": int(inside.sum()), "face_share": float(part["face_found"].mean()) if len(part) else 0.0,
                "intensity_max": float(np.nanmax(curve)) if scored.any() else float("nan"), "intensity_mean": mean,
-               "seconds_above": float((curve[scored] >= threshold).sum() / fps),
+               "seconds_above": min(float((curve[scored] >= threshold).sum() / fps), epoch.end_s - epoch.start_s),
                "level": int(scale.level(np.clip(mean, scale.low, scale.high))) if scored.any() else -1,
                "confidence": float(np.nanmean(part["confidence"])) if part["confidence"].notna().any() else float("nan")}
         if "cnn_level" in part.columns:
@@ -110,7 +112,9 @@ def epoch_table(frames: pd.DataFrame, epochs: pd.DataFrame, scale: PainScale, th
 def review_reasons(row: dict, rules: ReviewRules) -> list[str]:
     """Why an epoch needs a human look (empty: it does not)."""
     reasons = []
-    if row["frames"] and row["face_share"] < rules.min_face_share:
+    if not row["frames"]:
+        reasons.append("no frames (the epoch lies outside the video)")
+    elif row["face_share"] < rules.min_face_share:
         reasons.append(f"face missing in {1 - row['face_share']:.0%} of frames")
     if np.isfinite(row["confidence"]) and row["confidence"] < rules.min_confidence:
         reasons.append(f"low confidence ({row['confidence']:.2f}: intensity near a level boundary)")

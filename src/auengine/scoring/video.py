@@ -44,7 +44,7 @@ class ScoreOptions:
     epochs_csv: str | None = None
     threshold: float | None = None        # "time above" threshold; default: the scale's first pain edge
     smooth_s: float = 0.5
-    cnn: str | None = None                # a train-e2e fold folder (or run folder: its fold0)
+    cnn: str | None = None                # a train-e2e fold folder (or a run folder: its first fold)
     cnn_batch: int = 16
     review: ReviewRules = field(default_factory=ReviewRules)
     thumbnails: bool = True
@@ -189,6 +189,7 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
                "epochs": len(epochs), "epochs_source": epoch_note, "review_epochs": len(review), "scale": scale.name,
                "threshold": threshold, "bundle": str(bundle_dir), "bundle_synthetic": bundle.synthetic,
                "warning": result.warning, "seconds": time.perf_counter() - started, **run_fingerprint(bundle, options),
+               "cnn_model": str(cnn.folder) if cnn else None,
                **extras}
     atomic_write_json(target / SUMMARY, summary)
     return summary
@@ -215,12 +216,12 @@ class CnnScorer:
     """The end-to-end CNN on aligned face crops, batched, run while frames stream (level and confidence per frame)."""
 
     def __init__(self, folder: str | Path, batch_size: int = 16) -> None:
+        from ..models.folders import resolve_model_folder
         from ..models.train import load_model
 
-        folder = Path(folder)
-        if not (folder / "model.json").is_file() and (folder / "fold0" / "model.json").is_file():
-            folder = folder / "fold0"
-        self.model, self.config = load_model(folder)
+        resolved = resolve_model_folder(folder)
+        self.folder, self.note = resolved.path, resolved.note
+        self.model, self.config = load_model(self.folder)
         self.batch_size = batch_size
         self._pending: list[tuple[int, np.ndarray]] = []
         self.levels: dict[int, int] = {}

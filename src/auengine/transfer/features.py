@@ -8,8 +8,6 @@ pooled features. Any other model and layer name works too (``layer`` is a name f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import torch
@@ -20,34 +18,7 @@ from ..errors import InputError
 from ..models.backbones import build_model
 from ..models.data import ManifestImages
 from ..progress import bars_disabled
-
-
-@dataclass(frozen=True)
-class FeatureLayer:
-    """A model and the layer whose output is the feature vector; ``pool`` averages conv maps to (C,)."""
-
-    model: str
-    layer: str
-    pool: bool = False
-
-
-PRESETS = {
-    "vgg16-fc7-prerelu": FeatureLayer("vgg16", "classifier.3"),
-    "vgg16-fc7-postrelu": FeatureLayer("vgg16", "classifier.4"),
-    "vgg16-conv5": FeatureLayer("vgg16", "features.29", pool=True),
-    "resnet18-pool": FeatureLayer("resnet18", "avgpool"),
-    "resnet50-pool": FeatureLayer("resnet50", "avgpool"),
-}
-
-
-def feature_layer(name: str) -> FeatureLayer:
-    """A preset by name, or "MODEL:LAYER" (add ":pool" to average a conv map)."""
-    if name in PRESETS:
-        return PRESETS[name]
-    parts = name.split(":")
-    if len(parts) in (2, 3) and (len(parts) == 2 or parts[2] == "pool"):
-        return FeatureLayer(parts[0], parts[1], pool=len(parts) == 3)
-    raise InputError(f"unknown feature layer {name!r}; use a preset ({', '.join(PRESETS)}) or MODEL:LAYER[:pool]")
+from .layers import PRESETS, FeatureLayer, feature_layer  # noqa: F401  (re-exported)
 
 
 def feature_model(spec: FeatureLayer, weights: str | None = "imagenet") -> tuple[nn.Module, str]:
