@@ -13,7 +13,7 @@ from ..errors import AuEngineError
 
 
 #: command groups, one module each; each has ``add_commands(sub, common)``
-COMMAND_GROUPS = ("media", "models", "score")
+COMMAND_GROUPS = ("media", "models", "score", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,64 @@
+"""A tiny MJPEG-over-HTTP server on 127.0.0.1 for the monitor tests (multipart/x-mixed-replace)."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+
+
+class MjpegServer:
+    """Serve ``image`` (BGR) as an endless MJPEG stream at ``fps`` on 127.0.0.1:``port`` (0: any free port).
+
+    :meth:`stop` closes the listening socket and ends every open stream (the client sees a
+    disconnect); :meth:`start` serves again on the same port. At most ``max_seconds`` per connection.
+    """
+
+    def __init__(self, image: np.ndarray, fps: float = 15.0, port: int = 0, max_seconds: float = 60.0) -> None:
+        self.jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+        self.fps, self.port, self.max_seconds = fps, port, max_seconds
+        self.frames_sent = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._running = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def start(self) -> "MjpegServer":
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                started = time.monotonic()
+                try:
+                    while owner._running.is_set() and time.monotonic() - started < owner.max_seconds:
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                         + str(len(owner.jpeg)).encode() + b"\r\n\r\n" + owner.jpeg + b"\r\n")
+                        owner.frames_sent += 1
+                        time.sleep(1 / owner.fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._running.set()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
