@@ -67,6 +67,7 @@ class _Second:
 
     def __init__(self, second: int) -> None:
         self.second, self.frames, self.faces, self.values, self.latencies, self.smooth = second, 0, 0, [], [], math.nan
+        self.calibrating: bool | None = None         # at the second's last frame
 
 
 class Monitor:
@@ -153,7 +154,8 @@ class Monitor:
                "intensity_mean": round(float(values.mean()), 3) if len(values) else math.nan,
                "intensity_max": round(float(values.max()), 3) if len(values) else math.nan,
                "intensity_smooth": round(s.smooth, 3) if math.isfinite(s.smooth) else math.nan,
-               "state": self.machine.state, "calibrating": int(self.neutral.calibrating),
+               "state": self.machine.state,
+               "calibrating": int(self.neutral.calibrating if s.calibrating is None else s.calibrating),
                "latency_ms_p95": round(1000 * float(np.percentile(s.latencies, 95)), 1) if s.latencies else math.nan}
         self.timeline.log(row)
         if self.sender is not None:
@@ -223,6 +225,7 @@ class Monitor:
         s.faces += score.face
         s.latencies.append(latency)
         s.smooth = score.intensity_smooth
+        s.calibrating = self.neutral.calibrating
         if math.isfinite(score.intensity):
             s.values.append(score.intensity)
         self.frames += 1

@@ -1,4 +1,4 @@
-"""A tiny MJPEG-over-HTTP server on 127.0.0.1 for the monitor tests (multipart/x-mixed-replace)."""
+"""Tiny HTTP servers on 127.0.0.1 for the monitor tests: an MJPEG camera and a stand-in for the review app."""
 from __future__ import annotations
 
 import threading
@@ -58,6 +58,62 @@ class MjpegServer:
 
     def stop(self) -> None:
         self._running.clear()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class CollectorServer:
+    """Accepts ``POST /api/monitor/{bed}/events`` on 127.0.0.1 like the review app would; keeps the bodies.
+
+    Answers 401 unless the ``Authorization`` header is ``Bearer {token}``; :meth:`stop`
+    and :meth:`start` (same port) simulate the app going down and coming back.
+    """
+
+    def __init__(self, token: str, port: int = 0) -> None:
+        self.token, self.port = token, port
+        self.bodies: list[dict] = []
+        self.paths: list[str] = []
+        self.refused = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def items(self) -> list[dict]:
+        return [item for body in list(self.bodies) for item in body["items"]]
+
+    def start(self) -> "CollectorServer":
+        import json
+
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Authorization") != f"Bearer {owner.token}":
+                    owner.refused += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                owner.paths.append(self.path)
+                owner.bodies.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
