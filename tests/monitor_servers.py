@@ -9,11 +9,28 @@ import cv2
 import numpy as np
 
 
+def serve(handler, port: int) -> tuple[ThreadingHTTPServer, int]:
+    """Serve ``handler`` on 127.0.0.1:``port`` (0: a free one) in a daemon thread; (server, port)."""
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def shut(server: ThreadingHTTPServer | None) -> None:
+    """Stop serving and close the listening socket (open connections end on their own)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 class MjpegServer:
     """Serve ``image`` (BGR) as an endless MJPEG stream at ``fps`` on 127.0.0.1:``port`` (0: any free port).
 
     :meth:`stop` closes the listening socket and ends every open stream (the client sees a
-    disconnect); :meth:`start` serves again on the same port. At most ``max_seconds`` per connection.
+    disconnect); :meth:`start` serves again on the same port. While ``paused`` is set the
+    connections stay open but no frame is sent (a stalled stream). At most ``max_seconds`` per connection.
     """
 
     def __init__(self, image: np.ndarray, fps: float = 15.0, port: int = 0, max_seconds: float = 60.0) -> None:
@@ -22,6 +39,7 @@ class MjpegServer:
         self.frames_sent = 0
         self._server: ThreadingHTTPServer | None = None
         self._running = threading.Event()
+        self.paused = threading.Event()
 
     @property
     def url(self) -> str:
@@ -41,6 +59,9 @@ class MjpegServer:
                 started = time.monotonic()
                 try:
                     while owner._running.is_set() and time.monotonic() - started < owner.max_seconds:
+                        if owner.paused.is_set():
+                            time.sleep(0.05)
+                            continue
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                          + str(len(owner.jpeg)).encode() + b"\r\n\r\n" + owner.jpeg + b"\r\n")
                         owner.frames_sent += 1
@@ -48,20 +69,13 @@ class MjpegServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
         self._running.set()
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self._server, self.port = serve(Handler, self.port)
         return self
 
     def stop(self) -> None:
         self._running.clear()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server = shut(self._server)
 
 
 class CollectorServer:
@@ -106,15 +120,8 @@ class CollectorServer:
                 self.send_response(204)
                 self.end_headers()
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        self._server, self.port = serve(Handler, self.port)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server = shut(self._server)

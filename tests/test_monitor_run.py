@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from monitor_servers import CollectorServer, MjpegServer
 
+from auengine.monitor.alarm import AlarmConfig
 from auengine.monitor.live import LiveSender
 from auengine.monitor.run import TIMELINE_COLUMNS, Monitor, MonitorOptions
 from auengine.monitor.source import FrameSource, source_kind
@@ -95,7 +96,8 @@ def test_file_fast_end_to_end_with_live_page(face_clip, bundle, backends, tmp_pa
     app = CollectorServer(token="s3cret").start()
     sender = LiveSender(app.url, "bed 7", session="t1", token="s3cret", flush_s=0.1)
     lines = []
-    options = MonitorOptions(pace="fast", warmup_s=1.5, threshold=-1.0, min_duration_s=1.5, smooth_s=0.5)
+    options = MonitorOptions(pace="fast", warmup_s=1.5, smooth_s=0.5,
+                             alarm=AlarmConfig(threshold=-1.0, min_duration_s=1.5))
     try:
         monitor = Monitor(str(face_clip), bundle, tmp_path / "out", options, sender=sender, echo=lines.append,
                           backends=backends)
@@ -154,25 +156,56 @@ def test_live_sender_keeps_items_while_the_app_is_down_bounded_and_refused_token
         app.stop()
 
 
+class LiveRun:
+    """A monitor on an MJPEG camera, running in a thread; ``states()`` are its transitions so far."""
+
+    def __init__(self, camera, bundle, out, backends) -> None:
+        self.lines: list[str] = []
+        options = MonitorOptions(warmup_s=0.5, stall_s=1.0,
+                                 alarm=AlarmConfig(threshold=100.0, missing_s=1.0, recover_s=0.5))
+        self.monitor = Monitor(camera.url, bundle, out, options, echo=self.lines.append, backends=backends)
+        self.monitor.source.backoff_s = (0.2, 0.5)
+        self.stop = threading.Event()
+        self.runner = threading.Thread(target=self.monitor.run, args=(self.stop,))
+        self.runner.start()
+
+    def states(self) -> list[str]:
+        records = [json.loads(line) for line in list(self.lines)]
+        return [r["state"] for r in records if r["event"] == "state"]
+
+    def end(self) -> None:
+        self.stop.set()
+        self.runner.join(timeout=30)
+
+
+def wait_for(predicate, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_stalled_stream_is_indeterminate_until_frames_flow_again(face_image, bundle, backends, tmp_path):
+    camera = MjpegServer(face_image, fps=10).start()
+    run = LiveRun(camera, bundle, tmp_path / "stall", backends)
+    try:
+        assert wait_for(lambda: "ok" in run.states())
+        camera.paused.set()                                   # connected, but no frames
+        assert wait_for(lambda: run.states()[-1] == "indeterminate")
+        camera.paused.clear()
+        assert wait_for(lambda: run.states()[-1] == "ok")
+    finally:
+        run.end()
+        camera.stop()
+    events = read_jsonl(tmp_path / "stall" / "events.jsonl")
+    down = next(e for e in events if e["event"] == "state" and e["state"] == "indeterminate")
+    assert "stalled" in down["reason"]
+
+
 def test_stream_disconnect_is_indeterminate_then_reconnects(face_image, bundle, backends, tmp_path):
     camera = MjpegServer(face_image, fps=10).start()
-    lines: list[str] = []
-    options = MonitorOptions(warmup_s=0.5, stall_s=1.0, missing_s=1.0, recover_s=0.5, threshold=100.0)
-    monitor = Monitor(camera.url, bundle, tmp_path / "live", options, echo=lines.append, backends=backends)
-    monitor.source.backoff_s = (0.2, 0.5)
-    stop = threading.Event()
-    runner = threading.Thread(target=monitor.run, args=(stop,))
-    runner.start()
-
-    def wait_for(predicate, seconds=30.0):
-        deadline = time.monotonic() + seconds
-        while not predicate() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return predicate()
-
-    def states():
-        return [json.loads(line)["state"] for line in list(lines) if json.loads(line)["event"] == "state"]
-
+    run = LiveRun(camera, bundle, tmp_path / "live", backends)
+    monitor, states = run.monitor, run.states
     try:
         assert wait_for(lambda: "ok" in states())
         camera.stop()                                         # the camera goes away
@@ -181,8 +214,7 @@ def test_stream_disconnect_is_indeterminate_then_reconnects(face_image, bundle, 
         camera.start()                                        # and comes back on the same address
         assert wait_for(lambda: states()[-1] == "ok" and states().count("ok") == 2)
     finally:
-        stop.set()
-        runner.join(timeout=30)
+        run.end()
         camera.stop()
     events = read_jsonl(tmp_path / "live" / "events.jsonl")
     down = next(e for e in events if e["event"] == "state" and e["state"] == "indeterminate")

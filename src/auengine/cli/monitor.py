@@ -12,12 +12,14 @@ from pathlib import Path
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Monitor SOURCE with a bundle until it ends or SIGINT/SIGTERM."""
     from ..errors import InputError
+    from ..monitor.alarm import AlarmConfig
     from ..monitor.run import Monitor, MonitorOptions
 
+    alarm = AlarmConfig(threshold=args.threshold, min_duration_s=args.min_duration, hysteresis=args.hysteresis,
+                        clear_s=args.clear, cooldown_s=args.cooldown, missing_s=args.missing)
     options = MonitorOptions(
-        pace="fast" if args.fast else "realtime", loop=args.loop, threshold=args.threshold,
-        min_duration_s=args.min_duration, hysteresis=args.hysteresis, clear_s=args.clear, cooldown_s=args.cooldown,
-        missing_s=args.missing, smooth_s=args.smooth, warmup_s=args.warmup, neutral_window_s=args.neutral_window,
+        pace="fast" if args.fast else "realtime", loop=args.loop, alarm=alarm, smooth_s=args.smooth,
+        warmup_s=args.warmup, neutral_window_s=args.neutral_window,
         stall_s=args.stall, detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
         report_every_s=args.report_every, max_seconds=args.max_seconds,
         log_max_bytes=int(args.log_max_mb * 1_000_000), log_keep=args.log_keep,
@@ -56,7 +58,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     from ..faces.landmarks import LANDMARKERS
 
     mo = sub.add_parser("monitor", parents=[common], help="watch a camera, stream or video file; raise pain alarms")
-    mo.add_argument("source", help="camera index (0) or device (/dev/video0), stream URL (rtsp://, http://) or video file")
+    mo.add_argument("source", help="camera index (0) or device (/dev/video0), stream URL (rtsp://, http://) "
+                                   "or video file")
     mo.add_argument("--bundle", required=True, help="model bundle folder (auengine fit / demo)")
     mo.add_argument("--out", help="output folder (default monitor_<UTC time>); must not hold a session already")
     pace = mo.add_mutually_exclusive_group()

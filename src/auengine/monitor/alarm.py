@@ -25,9 +25,12 @@ STATES = (NO_FACE, CALIBRATING, OK, PAIN, INDETERMINATE)
 
 @dataclass(frozen=True)
 class AlarmConfig:
-    """Thresholds (intensity on the bundle's scale) and durations (seconds of stream time)."""
+    """Thresholds (intensity on the bundle's scale) and durations (seconds of stream time).
 
-    threshold: float
+    ``threshold`` None stands for "the bundle scale's first pain edge" (resolved by the monitor).
+    """
+
+    threshold: float | None = None
     min_duration_s: float = 3.0
     hysteresis: float = 0.5
     clear_s: float = 2.0
@@ -75,6 +78,8 @@ class AlarmMachine:
     """Feed :meth:`update` observations in time order; it returns a Transition or None."""
 
     def __init__(self, config: AlarmConfig) -> None:
+        if config.threshold is None:
+            raise ValueError("the alarm needs a threshold")
         self.config = config
         self.state = NO_FACE
         self._good_since: float | None = None

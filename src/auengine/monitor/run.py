@@ -8,6 +8,7 @@ written atomically at start and at the end). The loop ends when the file ends, w
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -36,13 +37,7 @@ class MonitorOptions:
 
     pace: str = "realtime"                 # files: "realtime" or "fast"
     loop: bool = False                     # files: replay forever
-    threshold: float | None = None         # default: the scale's first pain edge
-    min_duration_s: float = 3.0
-    hysteresis: float = 0.5
-    clear_s: float = 2.0
-    cooldown_s: float = 30.0
-    missing_s: float = 2.0
-    recover_s: float = 1.0
+    alarm: AlarmConfig = AlarmConfig()     # threshold None: the scale's first pain edge
     smooth_s: float = 1.0
     warmup_s: float = 5.0
     neutral_window_s: float = 300.0
@@ -86,9 +81,8 @@ class Monitor:
         self.bundle_dir = Path(bundle_dir)
         bundle = load_bundle(bundle_dir)
         self.scale = get_scale(bundle.manifest["scale"])
-        threshold = options.threshold if options.threshold is not None else float(self.scale.edges[0])
-        self.alarm_config = AlarmConfig(threshold, options.min_duration_s, options.hysteresis, options.clear_s,
-                                        options.cooldown_s, options.missing_s, options.recover_s)
+        self.alarm_config = options.alarm if options.alarm.threshold is not None else \
+            dataclasses.replace(options.alarm, threshold=float(self.scale.edges[0]))
         self.machine = AlarmMachine(self.alarm_config)
         detector, landmarker = backends or build_backends(options.detector, options.landmarks)
         self.neutral = OnlineNeutral(window_s=options.neutral_window_s, warmup_s=options.warmup_s)
@@ -169,8 +163,8 @@ class Monitor:
         dropped = self.source.dropped - m["dropped"]
         stats = _percentiles(m["latencies"])
         live = f"; live page: {self.sender.sent} sent, {self.sender.dropped} dropped" if self.sender else ""
-        self._record("status", t_s, f"{m['frames']} frames scored in {elapsed:.0f} s ({m['frames'] / max(elapsed, 1e-9):.1f}"
-                     f"/s), {dropped} dropped, latency p50 {stats['p50']} ms p95 {stats['p95']} ms{live}",
+        rate = m["frames"] / max(elapsed, 1e-9)
+        self._record("status", t_s, f"{m['frames']} frames scored in {elapsed:.0f} s ({rate:.1f}/s), {dropped} dropped, latency p50 {stats['p50']} ms p95 {stats['p95']} ms{live}",
                      frames=m["frames"], dropped=dropped, latency_ms=stats)
         self._minute = {"frames": 0, "dropped": self.source.dropped, "latencies": [], "since": time.monotonic()}
 

@@ -63,7 +63,8 @@ class OnlineNeutral:
     def rest_of(self, au: str, raw: np.ndarray) -> float:
         """The rest offset of ``au`` (for intensities_from_measurements ``rest_of``); records ``raw`` (1,)."""
         if self._sampling or au not in self._offsets:
-            samples = self._samples.setdefault(au, collections.deque(maxlen=max(1, int(self.window_s * self.sample_hz))))
+            size = max(1, int(self.window_s * self.sample_hz))
+            samples = self._samples.setdefault(au, collections.deque(maxlen=size))
             samples.append(float(raw[0]))
             self._offsets[au] = float(np.quantile(np.fromiter(samples, float), self.quantile))
         return self._offsets[au]
