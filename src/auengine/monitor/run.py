@@ -166,7 +166,8 @@ class Monitor:
         stats = _percentiles(m["latencies"])
         live = f"; live page: {self.sender.sent} sent, {self.sender.dropped} dropped" if self.sender else ""
         rate = m["frames"] / max(elapsed, 1e-9)
-        self._record("status", t_s, f"{m['frames']} frames scored in {elapsed:.0f} s ({rate:.1f}/s), {dropped} dropped, latency p50 {stats['p50']} ms p95 {stats['p95']} ms{live}",
+        self._record("status", t_s, f"{m['frames']} frames scored in {elapsed:.0f} s ({rate:.1f}/s), "
+                                    f"{dropped} dropped, latency p50 {stats['p50']} ms p95 {stats['p95']} ms{live}",
                      frames=m["frames"], dropped=dropped, latency_ms=stats)
         self._minute = {"frames": 0, "dropped": self.source.dropped, "latencies": [], "since": time.monotonic()}
 
@@ -182,7 +183,7 @@ class Monitor:
         self._record("start", 0.0, f"monitoring {self.source.source} ({self.source.kind}); neutral: "
                      f"{self.neutral.describe()['method']}, warm-up {self.options.warmup_s:g} s", threshold=
                      self.alarm_config.threshold, bundle_synthetic=self.synthetic)
-        last_t, last_at = 0.0, time.monotonic()
+        last_t, last_at, why = 0.0, time.monotonic(), "source ended"
         try:
             while not stop.is_set():
                 frame = self.source.get(timeout=0.2)
@@ -193,9 +194,9 @@ class Monitor:
                     t_s = last_t + (now - last_at)
                     self._notes(t_s)
                     if not self.source.connected or now - last_at >= self.options.stall_s:
-                        why = "stream disconnected; reopening" if not self.source.connected \
+                        note = "stream disconnected; reopening" if not self.source.connected \
                             else f"no frame for {now - last_at:.1f} s (stream stalled)"
-                        self._transition(self.machine.update(Observation(t_s, stream_ok=False, note=why)))
+                        self._transition(self.machine.update(Observation(t_s, stream_ok=False, note=note)))
                         self._roll(t_s)
                     self._report_minute(t_s)
                     continue
@@ -209,10 +210,11 @@ class Monitor:
                 self._count(frame, score, latency)
                 self._report_minute(frame.t_s)
                 if self.options.max_seconds is not None and frame.t_s >= self.options.max_seconds:
+                    why = f"max-seconds ({self.options.max_seconds:g} s of stream) reached"
                     break
         finally:
             self.source.close()
-            self._finish(last_t, "stopped" if stop.is_set() else "source ended")
+            self._finish(last_t, "stopped" if stop.is_set() else why)
         return dict(self.summary)
 
     def _count(self, frame, score, latency: float) -> None:
