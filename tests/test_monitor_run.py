@@ -79,6 +79,14 @@ def test_source_kinds_and_missing_file(tmp_path):
         FrameSource(str(tmp_path / "missing.mp4"))
 
 
+
+def test_cli_missing_source_is_one_line_and_exit_2(tmp_path, bundle, capsys):
+    from auengine.cli import main
+
+    assert main(["monitor", str(tmp_path / "missing.mp4"), "--bundle", str(bundle), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.mp4: file not found" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 def test_realtime_file_drops_frames_for_a_slow_consumer_and_never_falls_behind(face_clip):
     with FrameSource(str(face_clip), pace="realtime") as source:
         taken = []
