@@ -244,4 +244,4 @@ def test_sigterm_ends_cleanly_with_files_flushed(face_clip, bundle, tmp_path):
     assert session["ended"] and session["frames_scored"] > 0
     timeline = pd.read_csv(out / "timeline.csv")
     assert len(timeline) >= 2 and timeline["frames"].sum() <= session["frames_scored"]
-    assert "frames scored" in stderr
+    assert "frames scored" in stderr and "trained on synthetic data" in stderr

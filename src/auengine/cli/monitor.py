@@ -46,6 +46,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         if sender is not None:
             sender.close(drain_s=0)
         raise
+    if monitor.synthetic:
+        print(f"auengine monitor: warning: bundle {args.bundle} was trained on synthetic data (the phantom); "
+              "its alarms are not for clinical use", file=sys.stderr)
     summary = monitor.run(stop)
     print(f"auengine monitor: {summary['frames_scored']} frames scored, {summary['frames_dropped']} dropped, "
           f"{summary['pain_alarms']} pain alarms; {out}/events.jsonl, timeline.csv, session.json", file=sys.stderr)
