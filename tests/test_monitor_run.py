@@ -245,3 +245,33 @@ def test_sigterm_ends_cleanly_with_files_flushed(face_clip, bundle, tmp_path):
     timeline = pd.read_csv(out / "timeline.csv")
     assert len(timeline) >= 2 and timeline["frames"].sum() <= session["frames_scored"]
     assert "frames scored" in stderr and "trained on synthetic data" in stderr
+
+
+def test_background_redetect_keeps_tracking_while_the_detector_runs_in_a_thread(face_clip, backends):
+    from auengine.monitor.scorer import BackgroundRedetect
+
+    detector, landmarker = backends
+    threads = []
+
+    class Recording:
+        name = detector.name
+
+        def detect(self, image):
+            threads.append(threading.current_thread().name)
+            time.sleep(0.05)                                  # a slow detector: results arrive frames later
+            return detector.detect(image)
+
+    tracker = BackgroundRedetect(Recording(), landmarker, detect_every=5)
+    capture = cv2.VideoCapture(str(face_clip))
+    results = []
+    for _ in range(60):
+        ok, bgr = capture.read()
+        results.append(tracker.step(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+        time.sleep(1 / 30)                                    # a real-time consumer waits for its next frame
+    capture.release()
+    tracker.close()
+    assert all(r.landmarks is not None for r in results)             # never a frame without a face
+    assert threads[0] == "MainThread" and threads.count("MainThread") == 1   # only the first (nothing tracked yet)
+    assert len(threads) >= 3 and all(name.startswith("redetect") for name in threads[1:])
+    # each finished background detection re-anchored the track on a later frame
+    assert sum(r.detected for r in results) == tracker.detections >= len(threads) - 1

@@ -20,7 +20,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     options = MonitorOptions(
         pace="fast" if args.fast else "realtime", loop=args.loop, alarm=alarm, smooth_s=args.smooth,
         warmup_s=args.warmup, neutral_window_s=args.neutral_window,
-        stall_s=args.stall, detect_every=args.detect_every, detector=args.detector, landmarks=args.landmarks,
+        stall_s=args.stall, detect_every=args.detect_every, background_detect=False if args.sync_detect else None,
+        detector=args.detector, landmarks=args.landmarks,
         report_every_s=args.report_every, max_seconds=args.max_seconds,
         log_max_bytes=int(args.log_max_mb * 1_000_000), log_keep=args.log_keep,
         log_max_age_s=args.log_max_hours * 3600 if args.log_max_hours else None)
@@ -88,6 +89,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     mo.add_argument("--log-keep", type=int, default=5, help="rotated files kept per log (default 5)")
     mo.add_argument("--log-max-hours", type=float, help="also rotate a log file at this age")
     mo.add_argument("--detect-every", type=int, default=30, help="detector every N frames, tracking between (30)")
+    mo.add_argument("--sync-detect", action="store_true",
+                    help="re-detect inside the frame step as `score` does (default: in a thread for real-time sources)")
     mo.add_argument("--detector", default="auto", choices=DETECTORS.names())
     mo.add_argument("--landmarks", default="dlib", choices=LANDMARKERS.names())
     mo.set_defaults(func=cmd_monitor)

@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..io.tables import atomic_write_json
 from .alarm import AlarmConfig, AlarmMachine, Observation, Transition
 from .logs import CsvLog, JsonLines
-from .scorer import LiveScorer, OnlineNeutral
+from .scorer import BackgroundRedetect, LiveScorer, OnlineNeutral
 from .source import FrameSource, source_kind
 
 SESSION = "session.json"
@@ -43,6 +43,7 @@ class MonitorOptions:
     neutral_window_s: float = 300.0
     stall_s: float = 2.0                   # no frame this long: the stream counts as stalled
     detect_every: int = 30
+    background_detect: bool | None = None  # re-detect in a thread; None: for real-time sources, not --fast
     detector: str = "auto"
     landmarks: str = "dlib"
     report_every_s: float = 60.0
@@ -88,9 +89,11 @@ class Monitor:
         self.machine = AlarmMachine(self.alarm_config)
         detector, landmarker = backends or build_backends(options.detector, options.landmarks)
         self.neutral = OnlineNeutral(window_s=options.neutral_window_s, warmup_s=options.warmup_s)
-        self.scorer = LiveScorer(bundle, FaceTracker(detector, landmarker, options.detect_every), self.neutral,
-                                 options.smooth_s)
         self.source = FrameSource(source, options.pace, options.loop)
+        background = options.background_detect if options.background_detect is not None \
+            else self.source.pace == "realtime"
+        tracker = (BackgroundRedetect if background else FaceTracker)(detector, landmarker, options.detect_every)
+        self.scorer = LiveScorer(bundle, tracker, self.neutral, options.smooth_s)
         self.synthetic = bundle.manifest.get("training_data", {}).get("synthetic")
         logs = {"max_bytes": options.log_max_bytes, "keep": options.log_keep, "max_age_s": options.log_max_age_s}
         self.out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +125,9 @@ class Monitor:
         dropped = self.source.dropped
         session = {"source": self.source.source, "source_kind": self.source.kind, "fps": self.source.fps,
                    "pace": self.source.pace, "bundle": str(self.bundle_dir), "bundle_synthetic": self.synthetic,
-                   "scale": self.scale.name, "alarm": asdict(self.alarm_config), "options": asdict(self.options),
+                   "scale": self.scale.name, "alarm": asdict(self.alarm_config),
+                   "detector_in_background": isinstance(self.scorer.tracker, BackgroundRedetect),
+                   "options": asdict(self.options),
                    "neutral": self.neutral.describe(), "infant_check": "not available in this version",
                    "started": self.started, "ended": ended, "frames_scored": self.frames,
                    "face_frames": self.face_frames, "frames_dropped": dropped, "reconnects": self.source.reconnects,
@@ -214,6 +219,8 @@ class Monitor:
                     break
         finally:
             self.source.close()
+            if isinstance(self.scorer.tracker, BackgroundRedetect):
+                self.scorer.tracker.close()
             self._finish(last_t, "stopped" if stop.is_set() else why)
         return dict(self.summary)
 

@@ -107,6 +107,51 @@ class TrailingMean:
         return self._sum / len(self._values) if self._values else math.nan
 
 
+class _ReadyBoxes:
+    """Detector stand-in for :class:`BackgroundRedetect`: hands out boxes found in the background once,
+    otherwise runs the real detector."""
+
+    def __init__(self, detector) -> None:
+        self.detector, self.name, self.ready = detector, detector.name, None
+
+    def detect(self, image: np.ndarray):
+        boxes, self.ready = self.ready, None
+        return boxes if boxes is not None else self.detector.detect(image)
+
+
+class BackgroundRedetect(FaceTracker):
+    """:class:`FaceTracker` whose periodic re-detection runs in a worker thread while tracking goes on.
+
+    When a re-detection is due and a face is tracked, the detector gets that frame in a
+    thread and the landmark model keeps tracking; when it finishes (a few frames later),
+    the tracker's own detection step uses its boxes on the current frame. A lost face is
+    detected synchronously, as in `score` (there is nothing to track meanwhile). Used for
+    real-time sources so that the detector's run does not make frames drop.
+    """
+
+    def __init__(self, detector, landmarker, detect_every: int = 30, **kwargs) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        super().__init__(_ReadyBoxes(detector), landmarker, detect_every, **kwargs)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="redetect")
+        self._pending = None
+
+    def step(self, image: np.ndarray):
+        """The face in this frame (RGB uint8, (H, W, 3)); see the class doc."""
+        if self._pending is not None and self._pending.done():
+            self.detector.ready, self._pending = self._pending.result(), None
+            return self._detect(image)
+        if self._previous is not None and self._since_detection >= self.detect_every - 1:
+            if self._pending is None:
+                self._pending = self._worker.submit(self.detector.detector.detect, image)
+            self._since_detection = min(self._since_detection, max(0, self.detect_every - 2))  # track meanwhile
+        return super().step(image)
+
+    def close(self) -> None:
+        """Stop the worker thread (a running detection finishes on its own)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
 class LiveScorer:
     """Frames in, :class:`FrameScore` out (tracker, AUs with an online neutral, bundle, smoothing)."""
 
