@@ -99,7 +99,7 @@ def default_neutral() -> pd.Series:
 
 
 def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
-                                  rest_quantile: float | None = None) -> pd.DataFrame:
+                                  rest_quantile: float | None = None, rest_of=None) -> pd.DataFrame:
     """AU intensities (N rows, AU01_r...) from measurements and a neutral (resting) face.
 
     AUs are read in an order where each one's measurement is corrected for the AUs
@@ -107,12 +107,16 @@ def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
     nose and upper lip (AU9, AU10), jaw (AU26, AU27), then corners and lips (AU12,
     AU20, AU25). With ``rest_quantile`` (frames of one subject), each AU's raw value
     is shifted so that this quantile of its frames reads 0: the subject's own rest.
+    ``rest_of`` (a callable ``rest_of(au, raw) -> offset``, for online use: monitor/neutral.py)
+    instead gives the offset of each AU's raw fraction (N,) from outside.
     """
     delta = measured - neutral
     f: dict[str, np.ndarray] = {}   # fractions of full intensity, 0-1
 
-    def settle(raw: np.ndarray) -> np.ndarray:
-        if rest_quantile is not None and len(raw):
+    def settle(raw: np.ndarray, au: str) -> np.ndarray:
+        if rest_of is not None:
+            raw = raw - rest_of(au, raw)
+        elif rest_quantile is not None and len(raw):
             raw = raw - np.quantile(raw, rest_quantile)
         return np.clip(raw, 0.0, 1.0)
 
@@ -121,7 +125,7 @@ def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
         for (other, name), effect in CROSS.items():
             if name == measurement and other in f:
                 change -= effect * f[other]
-        f[au] = settle(direction * change / SPANS[au])
+        f[au] = settle(direction * change / SPANS[au], au)
 
     read("AU4", "brow_gap", -1)
     read("AU1", "inner_brow_height")
@@ -130,7 +134,7 @@ def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
     read("AU7", "lower_lid_depth", -1)
     rest = (neutral["eye_aperture"] + CROSS[("AU7", "eye_aperture")] * f["AU7"]
             + CROSS[("AU6", "eye_aperture")] * f["AU6"])                     # aperture before closing
-    f["AU43"] = settle((1 - measured["eye_aperture"].to_numpy(dtype=float) / rest) / AU43_CLOSED)
+    f["AU43"] = settle((1 - measured["eye_aperture"].to_numpy(dtype=float) / rest) / AU43_CLOSED, "AU43")
     read("AU9", "ala_height")
     read("AU10", "upper_lip_height")
     read("AU27", "jaw_drop")

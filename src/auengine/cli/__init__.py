@@ -16,7 +16,7 @@ from .options import check_writable
 
 
 #: command groups, one module each; each has ``add_commands(sub, common)``
-COMMAND_GROUPS = ("media", "models", "score", "agreement", "app")
+COMMAND_GROUPS = ("media", "models", "score", "agreement", "app", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -208,3 +208,26 @@ def read_frames(path: str | Path, indices: list[int]) -> dict[int, np.ndarray]:
     finally:
         capture.release()
     return out
+
+
+#: open / read timeouts of network streams (ms): a dead stream is noticed within seconds
+STREAM_TIMEOUT_MS = 5000
+
+
+def open_live(source: str, kind: str) -> tuple[cv2.VideoCapture | None, float | None]:
+    """Open a live source: ``kind`` "camera" (``0``, ``/dev/video0``), "stream" (RTSP/HTTP URL, with
+    open/read timeouts) or "file". Returns (capture, container fps or None), or (None, None) when it
+    does not open (the caller retries with backoff)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if kind == "camera":
+        capture = cv2.VideoCapture(int(source[len("/dev/video"):]) if source.startswith("/dev/") else int(source))
+    elif kind == "stream":
+        capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                                                            cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+    else:
+        capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        capture.release()
+        return None, None
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return capture, (float(fps) if fps and 1 <= fps <= 240 else None)
