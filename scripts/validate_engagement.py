@@ -105,7 +105,8 @@ def accuracy_figure(results: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = results.pivot(index="rule", columns="method", values="pair_accuracy").reindex(results["rule"].unique())
+    table = results.pivot(index="rule", columns="method", values="pair_accuracy").reindex(
+        index=results["rule"].unique(), columns=results["method"].unique())
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(table) + 2), 3.2), dpi=120)
     width = 0.8 / max(1, table.shape[1])
     for k, method in enumerate(table.columns):
@@ -127,7 +128,8 @@ def summary_markdown(results: pd.DataFrame, excluded: set[frozenset], note: str)
              "Pairs left out (coinciding Table I regions): "
              + (", ".join("/".join(sorted(p)) for p in sorted(excluded, key=sorted)) or "none"), ""]
     for value in ("pair_accuracy", "spearman"):
-        table = results.pivot(index="rule", columns="method", values=value).reindex(results["rule"].unique())
+        table = results.pivot(index="rule", columns="method", values=value).reindex(
+            index=results["rule"].unique(), columns=results["method"].unique())
         randoms = table[[r.startswith("random") for r in table.index]]
         if len(randoms):
             table.loc["mean (random rules)"] = randoms.mean()
