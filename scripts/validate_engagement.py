@@ -57,16 +57,28 @@ def random_rules(n: int, seed: int) -> list[PainRule]:
     return rules
 
 
-def coinciding_pairs(table: pd.DataFrame, aus: list[str]) -> set[frozenset]:
-    """AU pairs whose Table I regions coincide: mean smallest centre distance < half a region side, on the data's faces."""
-    from PIL import Image
-
+def center_distances(table: pd.DataFrame) -> pd.DataFrame:
+    """AU x AU mean smallest region-centre distance (image pixels) over the data's faces (first 200)."""
     rules = load_rules("infant")
     distances = CenterDistances(rules)
     distances.add(landmarks_of(table.iloc[:200]))
-    mean = distances.mean()
-    tolerance = 0.5 * rules.region_side(Image.open(table["abspath"].iloc[0]).size[0])
-    return {frozenset((a, b)) for i, a in enumerate(aus) for j, b in enumerate(aus) if i < j and mean[i, j] < tolerance}
+    return pd.DataFrame(distances.mean(), index=rules.aus, columns=rules.aus)
+
+
+def coinciding_pairs(table: pd.DataFrame, distances: pd.DataFrame) -> set[frozenset]:
+    """AU pairs whose Table I regions coincide: centres closer than half a region side."""
+    from PIL import Image
+
+    tolerance = 0.5 * load_rules("infant").region_side(Image.open(table["abspath"].iloc[0]).size[0])
+    aus = list(distances.index)
+    return {frozenset((a, b)) for i, a in enumerate(aus) for b in aus[i + 1:] if distances.loc[a, b] < tolerance}
+
+
+def nearest_zero_weight(distances: pd.DataFrame, weights: dict[str, float], excluded: set[frozenset]) -> float:
+    """Smallest centre distance (px) between a weighted and a zero-weight AU (pairs in the metric only)."""
+    gaps = [distances.loc[w, z] for w in distances.index if weights.get(w, 0) > 0
+            for z in distances.index if weights.get(z, 0) == 0 and frozenset((w, z)) not in excluded]
+    return float(min(gaps)) if gaps else float("nan")
 
 
 def pair_accuracy(engagement: pd.Series, weights: dict[str, float], excluded: set[frozenset]) -> tuple[float, int]:
@@ -135,8 +147,9 @@ def summary_markdown(results: pd.DataFrame, excluded: set[frozenset], note: str)
             table.loc["mean (random rules)"] = randoms.mean()
             table.loc["worst (random rules)"] = randoms.min()
         lines += [f"### {value}", "", table.round(3).to_markdown(), ""]
-    wa = results.drop_duplicates("rule").set_index("rule")["val_WA"]
-    lines += ["### validation WA per rule", "", wa.round(3).to_frame().to_markdown(), ""]
+    per_rule = results.drop_duplicates("rule").set_index("rule")[["val_WA", "nearest_zero_px", "weights"]]
+    lines += ["### per rule: validation WA, nearest (weighted, zero-weight) region centres in px, weights", "",
+              per_rule.round(3).to_markdown(), ""]
     timing = results.groupby("method")["seconds"].sum()
     if "gradcam" in timing:
         lines += ["Run time relative to gradcam (all rules): "
@@ -169,7 +182,9 @@ def main() -> None:
         manifest = generate(out / "data", n_subjects=args.subjects, frames_per_subject=args.frames, size=args.size,
                             pain_rule=rule, seed=11, videos=False, progress=False)
         table = read_manifest(manifest)
-        excluded = coinciding_pairs(table, load_rules("infant").aus)
+        distances = center_distances(table)
+        excluded = coinciding_pairs(table, distances)
+        nearest = nearest_zero_weight(distances, rule.weights, excluded)
         config = TrainConfig(epochs=args.epochs, weights=None, size=args.size, lr=args.lr)
         per_fold = run_cv(table, config, out / "run", folds=1)
         history = pd.read_csv(out / "run" / "fold0" / "history.csv")
@@ -189,7 +204,8 @@ def main() -> None:
             truth = [rule.weights.get(au, 0.0) for au in engagement.index] if engagement is not None else []
             rho = float(spearmanr(engagement.to_numpy(), truth).statistic) if engagement is not None else float("nan")
             rows.append({"rule": rule.name, "weights": str(rule.weights), "method": method, "val_WA": wa,
-                         "pair_accuracy": accuracy, "pairs": n_pairs, "spearman": rho, "seconds": seconds,
+                         "pair_accuracy": accuracy, "pairs": n_pairs,
+                         "nearest_zero_px": nearest, "spearman": rho, "seconds": seconds,
                          "ranking": " > ".join(engagement.index) if engagement is not None else ""})
             print(f"rule {rule.name} (WA {wa:.3f}), {method}: pair accuracy {accuracy:.3f} over {n_pairs} pairs, "
                   f"Spearman {rho:.3f}, {seconds:.0f} s", flush=True)
