@@ -183,3 +183,27 @@ def test_missing_landmarks_are_detected_once_and_cached(phantom_rows, tmp_path):
     (tmp_path / "other").mkdir()
     with pytest.raises(InputError, match="no face found in 2"):
         manifest_landmarks(table, backends=(fake, fake), cache=tmp_path / "other")
+
+
+@pytest.mark.parametrize("method", ["occlusion", "fused"])
+def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path, method):
+    from auengine.evaluation.engagement_run import run_engagement
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=64, weights=None)
+    model = torchvision.models.resnet18(num_classes=4).eval()
+    fold = tmp_path / "run" / "fold0"
+    fold.mkdir(parents=True)
+    save_model(model, fold, config, {})
+    (fold / "split.json").write_text(json.dumps({"test_subjects": sorted(phantom_rows["subject"].unique())}))
+    images = torch.stack([ManifestImages(phantom_rows, prep=config.preprocessing)[i][0] for i in range(len(phantom_rows))])
+    with torch.no_grad():
+        table = phantom_rows.assign(level=model(images).argmax(1).numpy())      # every image classified right
+    result = run_engagement(tmp_path / "run", table, tmp_path / "out", method=method, n_boot=20)
+    written = pd.read_csv(tmp_path / "out" / "engagement.csv", keep_default_na=False)
+    assert set(written["method"]) == {method} and written["engagement"].sum() == pytest.approx(1.0)
+    assert written.set_index("AU").loc["AU7", "tied_with"].split(";").count("AU43") == 1
+    assert list(written["AU"]) == list(result.index)
+    expected = 64 * 10 / 224 if method == "occlusion" else 64 / 4
+    assert written["resolution_px"].iloc[0] == pytest.approx(expected)
+    assert (tmp_path / "out" / "overlays").is_dir() == (method == "fused")
