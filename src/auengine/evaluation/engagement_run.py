@@ -58,6 +58,8 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     resolution: their relative order is not meaningful.
     """
     check_method(method)
+    if target_layer is not None and method != "gradcam":
+        raise InputError(f"--target-layer applies to --method gradcam only, not {method!r}")
     out_dir = Path(out_dir)
     rule_set = load_rules(rules)
     accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
