@@ -1,22 +1,23 @@
-"""Validate the end-to-end CNN and the AU engagement ranking on the phantom (docs/engagement.md).
+"""Validate AU engagement methods on the phantom over many pain rules (docs/engagement.md).
 
-For each pain rule (default: mouth-dominated; upper-face: brows and eyes), on phantom
-data at 224 px:
+For each rule -- `default` (mouth), `upper-face` (brows and eyes) and --random-rules random
+rules (3-6 AUs with random weights summing to 10 FLACC points, drawn with --seed) -- on
+phantom data at --size px:
   1. generate a data set (--subjects x --frames, seed 11);
-  2. train ResNet18 from random initialisation on one subject-wise train/validation
-     split (`auengine train-e2e --folds 1`), --epochs epochs, the paper's hyper-parameters except
-     lr 1e-4 (random initialisation; the paper's 1e-3 is for fine-tuning ImageNet weights);
-  3. compute the Grad-CAM engagement ranking on the validation subjects
-     (correctly classified images only, 95 % bootstrap intervals by subject);
-  4. check: validation WA >= 0.70 (default rule), and every zero-weight AU of the
-     rule ranks below every AU with weight >= 1.5;
-  5. diagnostics when a ranking check fails or not: the ranking from layer3 (14 x 14
-     maps instead of layer4's 7 x 7, same model), and for each zero-weight AU the distance
-     of its region center to the nearest weight >= 1.5 AU, in layer4 CAM cells (32 px).
-Writes OUT/<rule>/ (run, engagement.csv, engagement.png, overlays/, learning_curve.png)
-and prints a summary. Everything here is computed on synthetic data.
+  2. train ResNet18 from random initialisation once (`train-e2e --folds 1`, --epochs, lr --lr);
+  3. run every engagement method (--methods: gradcam, fused, occlusion) on the validation
+     subjects (correctly classified images, bootstrap by subject) and time it;
+  4. score each ranking against the rule's true weights:
+     - pair accuracy: share of (weighted AU, zero-weight AU) pairs with the weighted AU ranked
+       higher, leaving out pairs whose Table I regions coincide (AU7/AU43 share the eye
+       centre, AU25/AU27 the mouth centre: no region method can tell them apart);
+     - Spearman correlation of engagement with the weights over all AUs.
+Writes OUT/results.csv (rule x method), OUT/summary.md (tables, mean and worst over the
+random rules), OUT/pair_accuracy.png, and per rule OUT/<rule>/ (run, <method>/engagement.csv).
+Everything here is computed on synthetic data.
 
-Usage: python scripts/validate_engagement.py [--out validation_out] [--subjects 30] [--frames 30] [--epochs 7] [--lr 1e-4]
+Usage: python scripts/validate_engagement.py [--out validation_out] [--subjects 30] [--frames 30]
+       [--epochs 7] [--random-rules 8] [--methods gradcam fused occlusion]
 """
 from __future__ import annotations
 
@@ -27,16 +28,68 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
-from auengine.evaluation.e2e import run_cv
 from auengine.au.rules import load_rules
-from auengine.evaluation.engagement_run import grid_landmarks, run_engagement
+from auengine.columns import landmarks_of
+from auengine.engagement_methods import METHODS, CenterDistances
+from auengine.errors import InputError
+from auengine.evaluation.e2e import run_cv
+from auengine.evaluation.engagement_run import run_engagement
 from auengine.io.manifest import read_manifest
 from auengine.models.train import TrainConfig
 from auengine.phantom import generate, load_rule
+from auengine.phantom.face import PHANTOM_AUS
+from auengine.phantom.rule import PainRule
 
 TARGET_WA = 0.70
-STRONG_WEIGHT = 1.5
+
+
+def random_rules(n: int, seed: int) -> list[PainRule]:
+    """``n`` rules of 3-6 random phantom AUs with random weights (0.5-3 before scaling) summing to 10."""
+    rng = np.random.default_rng(seed)
+    rules = []
+    for k in range(n):
+        aus = rng.choice(PHANTOM_AUS, size=int(rng.integers(3, 7)), replace=False)
+        raw = rng.uniform(0.5, 3.0, len(aus))
+        weights = {str(au): round(float(w), 2) for au, w in zip(aus, 10 * raw / raw.sum())}
+        rules.append(PainRule(weights=weights, name=f"random{k}"))
+    return rules
+
+
+def center_distances(table: pd.DataFrame) -> pd.DataFrame:
+    """AU x AU mean smallest region-centre distance (image pixels) over the data's faces (first 200)."""
+    rules = load_rules("infant")
+    distances = CenterDistances(rules)
+    distances.add(landmarks_of(table.iloc[:200]))
+    return pd.DataFrame(distances.mean(), index=rules.aus, columns=rules.aus)
+
+
+def coinciding_pairs(table: pd.DataFrame, distances: pd.DataFrame) -> set[frozenset]:
+    """AU pairs whose Table I regions coincide: centres closer than half a region side."""
+    from PIL import Image
+
+    tolerance = 0.5 * load_rules("infant").region_side(Image.open(table["abspath"].iloc[0]).size[0])
+    aus = list(distances.index)
+    return {frozenset((a, b)) for i, a in enumerate(aus) for b in aus[i + 1:] if distances.loc[a, b] < tolerance}
+
+
+def nearest_zero_weight(distances: pd.DataFrame, weights: dict[str, float], excluded: set[frozenset]) -> float:
+    """Smallest centre distance (px) between a weighted and a zero-weight AU (pairs in the metric only)."""
+    gaps = [distances.loc[w, z] for w in distances.index if weights.get(w, 0) > 0
+            for z in distances.index if weights.get(z, 0) == 0 and frozenset((w, z)) not in excluded]
+    return float(min(gaps)) if gaps else float("nan")
+
+
+def pair_accuracy(engagement: pd.Series, weights: dict[str, float], excluded: set[frozenset]) -> tuple[float, int]:
+    """Share of (weighted, zero-weight) AU pairs ordered right (ties count half), and the number of pairs."""
+    weighted = [au for au in engagement.index if weights.get(au, 0) > 0]
+    zero = [au for au in engagement.index if weights.get(au, 0) == 0]
+    pairs = [(w, z) for w in weighted for z in zero if frozenset((w, z)) not in excluded]
+    if not pairs:
+        return float("nan"), 0
+    scores = [1.0 if engagement[w] > engagement[z] else 0.5 if engagement[w] == engagement[z] else 0.0 for w, z in pairs]
+    return float(np.mean(scores)), len(pairs)
 
 
 def learning_curve(history: pd.DataFrame, path: Path, title: str) -> None:
@@ -48,7 +101,6 @@ def learning_curve(history: pd.DataFrame, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 3), dpi=120)
     ax.plot(history["epoch"], history["loss"], "o-", label="training loss")
     ax.plot(history["epoch"], history["val_WA"], "s-", label="validation WA")
-    ax.plot(history["epoch"], history["val_UA"], "^-", label="validation UA")
     ax.axhline(TARGET_WA, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("epoch")
     ax.set_title(title, fontsize=9)
@@ -58,28 +110,51 @@ def learning_curve(history: pd.DataFrame, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def check_ranking(ranking: pd.Series, weights: dict[str, float]) -> tuple[bool, str]:
-    strong = [au for au in ranking.index if weights.get(au, 0) >= STRONG_WEIGHT]
-    zero = [au for au in ranking.index if weights.get(au, 0) == 0]
-    worst_strong = min(ranking[au] for au in strong)
-    best_zero = max(ranking[au] for au in zero)
-    ok = worst_strong > best_zero
-    return ok, (f"lowest weight>={STRONG_WEIGHT} AU: {min(strong, key=ranking.get)} {worst_strong:.4f}; "
-                f"highest zero-weight AU: {max(zero, key=ranking.get)} {best_zero:.4f}")
+def accuracy_figure(results: pd.DataFrame, path: Path) -> None:
+    """Grouped bars: pair accuracy per rule (x) and method (colour)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = results.pivot(index="rule", columns="method", values="pair_accuracy").reindex(
+        index=results["rule"].unique(), columns=results["method"].unique())
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(table) + 2), 3.2), dpi=120)
+    width = 0.8 / max(1, table.shape[1])
+    for k, method in enumerate(table.columns):
+        ax.bar(np.arange(len(table)) + k * width, table[method].fillna(0), width, label=method)
+    ax.set_xticks(np.arange(len(table)) + width * (table.shape[1] - 1) / 2, table.index, rotation=30, fontsize=7)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("pair accuracy")
+    ax.set_title("Engagement pair accuracy by rule and method (phantom)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
-def center_distances(table: pd.DataFrame, weights: dict[str, float], size: int = 224, cells: int = 7) -> pd.Series:
-    """Median distance (in CAM cells of size/cells px) from each zero-weight AU's centers to the nearest strong AU's."""
-    rules = load_rules("infant")
-    landmarks = grid_landmarks(table, size)
-    centers = rules.centers(landmarks)                                    # AU -> (N, k, 2)
-    strong = np.concatenate([centers[au] for au in rules.aus if weights.get(au, 0) >= STRONG_WEIGHT], axis=1)
-    out = {}
-    for au in rules.aus:
-        if weights.get(au, 0) == 0:
-            gaps = np.linalg.norm(centers[au][:, :, None, :] - strong[:, None, :, :], axis=-1).min(axis=(1, 2))
-            out[au] = float(np.median(gaps)) / (size / cells)
-    return pd.Series(out).sort_values()
+def summary_markdown(results: pd.DataFrame, excluded: set[frozenset], note: str) -> str:
+    """Tables rules x methods (pair accuracy, Spearman) with mean and worst over the random rules."""
+    lines = [f"Phantom engagement validation ({note}); synthetic data.", "",
+             "Pairs left out (coinciding Table I regions): "
+             + (", ".join("/".join(sorted(p)) for p in sorted(excluded, key=sorted)) or "none"), ""]
+    for value in ("pair_accuracy", "spearman"):
+        table = results.pivot(index="rule", columns="method", values=value).reindex(
+            index=results["rule"].unique(), columns=results["method"].unique())
+        randoms = table[[r.startswith("random") for r in table.index]]
+        if len(randoms):
+            table.loc["mean (random rules)"] = randoms.mean()
+            table.loc["worst (random rules)"] = randoms.min()
+        lines += [f"### {value}", "", table.round(3).to_markdown(), ""]
+    per_rule = results.drop_duplicates("rule").set_index("rule")[["val_WA", "nearest_zero_px", "weights"]]
+    lines += ["### per rule: validation WA, nearest (weighted, zero-weight) region centres in px, weights", "",
+              per_rule.round(3).to_markdown(), ""]
+    timing = results.groupby("method")["seconds"].sum()
+    if "gradcam" in timing:
+        lines += ["Run time relative to gradcam (all rules): "
+                  + ", ".join(f"{m} {timing[m] / timing['gradcam']:.1f}x" for m in timing.index), ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -88,42 +163,61 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=30)
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=7)
+    parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--lr", type=float, default=1e-4,
                         help="learning rate (default 1e-4: from random initialisation the paper's 1e-3 stalls)")
-    parser.add_argument("--rules", nargs="+", default=["default", "upper-face"])
+    parser.add_argument("--rules", nargs="*", default=["default", "upper-face"], help="named rules")
+    parser.add_argument("--random-rules", type=int, default=8, help="random rules (3-6 AUs, random weights)")
+    parser.add_argument("--seed", type=int, default=19, help="seed of the random rules")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--bootstrap", type=int, default=200)
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)      # the random-initialisation notice, stated below
     start = time.perf_counter()
-    lines = []
-    for name in args.rules:
-        rule = load_rule(name)
-        out = Path(args.out) / name
-        manifest = generate(out / "data", n_subjects=args.subjects, frames_per_subject=args.frames, pain_rule=rule,
-                            seed=11, videos=False, progress=False)
+    rules = [load_rule(name) for name in args.rules] + random_rules(args.random_rules, args.seed)
+    out_root = Path(args.out)
+    rows = []
+    for rule in rules:
+        out = out_root / rule.name
+        manifest = generate(out / "data", n_subjects=args.subjects, frames_per_subject=args.frames, size=args.size,
+                            pain_rule=rule, seed=11, videos=False, progress=False)
         table = read_manifest(manifest)
-        config = TrainConfig(epochs=args.epochs, weights=None, size=224, lr=args.lr)
+        distances = center_distances(table)
+        excluded = coinciding_pairs(table, distances)
+        nearest = nearest_zero_weight(distances, rule.weights, excluded)
+        config = TrainConfig(epochs=args.epochs, weights=None, size=args.size, lr=args.lr)
         per_fold = run_cv(table, config, out / "run", folds=1)
         history = pd.read_csv(out / "run" / "fold0" / "history.csv")
-        learning_curve(history, out / "learning_curve.png", f"ResNet18, random init, phantom rule '{name}'")
-        result = run_engagement(out / "run", table, out, n_boot=1000)
-        ranking = result["engagement"]
-        ok_rank, detail = check_ranking(ranking, rule.weights)
+        learning_curve(history, out / "learning_curve.png", f"ResNet18, random init, phantom rule '{rule.name}'")
         wa = float(per_fold["WA"].iloc[0])
-        ok_wa = wa >= TARGET_WA if name == "default" else True
-        lines.append(f"rule {name}: validation WA {wa:.3f} (UA {per_fold['UA'].iloc[0]:.3f}, F1 "
-                     f"{per_fold['F1'].iloc[0]:.3f}){' [target >= 0.70: ' + ('met' if ok_wa else 'NOT met') + ']' if name == 'default' else ''}; "
-                     f"ranking {' > '.join(ranking.index)}; zero-weight below weight>=1.5: "
-                     f"{'yes' if ok_rank else 'NO'} ({detail})")
-        print(lines[-1], flush=True)
-        fine = run_engagement(out / "run", table, out / "layer3", n_boot=200, target_layer="layer3")["engagement"]
-        ok_fine, detail_fine = check_ranking(fine, rule.weights)
-        lines.append(f"  diagnostic, layer3 (14 x 14): ranking {' > '.join(fine.index)}; check "
-                     f"{'yes' if ok_fine else 'NO'} ({detail_fine})")
-        lines.append("  diagnostic, zero-weight AU -> nearest weight>=1.5 AU, layer4 cells: "
-                     + ", ".join(f"{au} {d:.2f}" for au, d in center_distances(table, rule.weights).items()))
-        print("\n".join(lines[-2:]), flush=True)
-    print(f"\nphantom images {args.subjects} x {args.frames} per rule, 224 px, {args.epochs} epochs; "
-          f"lr {args.lr:g}; total {time.perf_counter() - start:.0f} s on this machine")
+        for method in args.methods:
+            tic = time.perf_counter()
+            try:
+                engagement = run_engagement(out / "run", table, out / method, method=method,
+                                            n_boot=args.bootstrap)["engagement"]
+            except InputError as exc:                  # e.g. nothing classified correctly after a tiny run
+                print(f"rule {rule.name}, {method}: no ranking ({exc})", flush=True)
+                engagement = None
+            seconds = time.perf_counter() - tic
+            accuracy, n_pairs = (pair_accuracy(engagement, rule.weights, excluded) if engagement is not None
+                                 else (float("nan"), 0))
+            truth = [rule.weights.get(au, 0.0) for au in engagement.index] if engagement is not None else []
+            rho = float(spearmanr(engagement.to_numpy(), truth).statistic) if engagement is not None else float("nan")
+            rows.append({"rule": rule.name, "weights": str(rule.weights), "method": method, "val_WA": wa,
+                         "pair_accuracy": accuracy, "pairs": n_pairs,
+                         "nearest_zero_px": nearest, "spearman": rho, "seconds": seconds,
+                         "ranking": " > ".join(engagement.index) if engagement is not None else ""})
+            print(f"rule {rule.name} (WA {wa:.3f}), {method}: pair accuracy {accuracy:.3f} over {n_pairs} pairs, "
+                  f"Spearman {rho:.3f}, {seconds:.0f} s", flush=True)
+    results = pd.DataFrame(rows)
+    out_root.mkdir(parents=True, exist_ok=True)
+    results.to_csv(out_root / "results.csv", index=False)
+    accuracy_figure(results, out_root / "pair_accuracy.png")
+    note = (f"{args.subjects} subjects x {args.frames} frames per rule, {args.size} px, {args.epochs} epochs, lr "
+            f"{args.lr:g}, random-rule seed {args.seed}; total {time.perf_counter() - start:.0f} s on this machine")
+    text = summary_markdown(results, excluded, note)
+    (out_root / "summary.md").write_text(text + "\n")
+    print("\n" + text)
 
 
 if __name__ == "__main__":

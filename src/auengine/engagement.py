@@ -41,21 +41,22 @@ class EngagementAccumulator:
         ``correct`` (N,) bool keeps only correctly classified images (paper: N is the
         set of correct ones); ``subjects`` and ``levels`` (N,) group the sums.
         """
-        cams = np.asarray(cams, dtype=np.float64)
-        landmarks = np.asarray(landmarks, dtype=np.float64)
-        if cams.ndim != 3 or landmarks.shape != (len(cams), 68, 2):
-            raise InputError(f"cams must be (N, H, W) and landmarks (N, 68, 2); got {cams.shape} and {landmarks.shape}")
-        n = len(cams)
+        self.add(region_means(cams, landmarks, self.rules), correct=correct, subjects=subjects, levels=levels)
+
+    def add(self, values: np.ndarray, *, correct=None, subjects=None, levels=None) -> None:
+        """Add per-image AU values (N, n_AUs) in ``aus`` order (a CAM's region means, or occlusion drops).
+
+        Rows with a NaN (a region outside the image) are skipped; ``correct``, ``subjects``
+        and ``levels`` as in :meth:`update`.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        n = len(values)
         keep = np.ones(n, bool) if correct is None else np.asarray(correct, bool)
         subjects = np.full(n, "all", object) if subjects is None else np.asarray(subjects, object)
         levels = np.full(n, -1) if levels is None else np.asarray(levels, int)
-        for i in np.flatnonzero(keep):
-            masks = self.rules.masks(landmarks[i], cams[i].shape)
-            values = np.array([cams[i][masks[au]].mean() if masks[au].any() else np.nan for au in self.aus])
-            if np.isnan(values).any():
-                continue                                   # a region fell outside the image: skip the image
+        for i in np.flatnonzero(keep & ~np.isnan(values).any(axis=1)):
             key = (str(subjects[i]), int(levels[i]))
-            self._sums[key] += values
+            self._sums[key] += values[i]
             self._counts[key] += 1
 
     @property
@@ -95,6 +96,22 @@ class EngagementAccumulator:
         high = pd.Series(np.percentile(draws, 97.5, axis=0), index=self.aus)
         return pd.DataFrame({"engagement": point, "low": low[point.index], "high": high[point.index],
                              "rank": np.arange(1, len(point) + 1)})
+
+
+def region_means(cams: np.ndarray, landmarks: np.ndarray, rules: AURules) -> np.ndarray:
+    """Mean map value inside each AU's region(s): (N, n_AUs), NaN where a region falls outside the map.
+
+    cams (N, H, W); landmarks (N, 68, 2) on the same grid.
+    """
+    cams = np.asarray(cams, dtype=np.float64)
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    if cams.ndim != 3 or landmarks.shape != (len(cams), 68, 2):
+        raise InputError(f"cams must be (N, H, W) and landmarks (N, 68, 2); got {cams.shape} and {landmarks.shape}")
+    out = np.full((len(cams), len(rules.aus)), np.nan)
+    for i in range(len(cams)):
+        masks = rules.masks(landmarks[i], cams[i].shape)
+        out[i] = [cams[i][masks[au]].mean() if masks[au].any() else np.nan for au in rules.aus]
+    return out
 
 
 def _ranking(values: np.ndarray, aus: list[str]) -> pd.Series:

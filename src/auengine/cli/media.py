@@ -99,13 +99,17 @@ def cmd_train_e2e(args: argparse.Namespace) -> int:
 
 
 def cmd_engagement(args: argparse.Namespace) -> int:
-    """AU engagement ranking from a train-e2e run (Grad-CAM on held-out subjects)."""
+    """AU engagement ranking from a train-e2e run (Grad-CAM, fused CAM or occlusion on held-out subjects)."""
     from ..evaluation.engagement_run import run_engagement
     from ..io.manifest import read_manifest
 
     result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap,
-                            target_layer=args.target_layer)
+                            target_layer=args.target_layer, method=args.method)
     print(result.round(4).to_string(), file=sys.stderr)
+    tied = result.index[result["tied_with"] != ""]
+    if len(tied):
+        print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
+              "AUs in tied_with: their order is not meaningful", file=sys.stderr)
     print(f"auengine engagement: {args.out}/engagement.csv, engagement.png, overlays/", file=sys.stderr)
     return 0
 
@@ -226,6 +230,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
     en.add_argument("--target-layer", help="Grad-CAM layer by module name (default: the last conv block, "
                                            "ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
+    en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="gradcam",
+                    help="gradcam: the paper's Eq. 2 on the last conv block (default); fused: LayerCAM on layer3 + "
+                         "layer4; occlusion: probability drop when each AU region is blurred away")
     en.set_defaults(func=cmd_engagement)
 
     fr = sub.add_parser("frames", parents=[common], help="scored video time points -> consecutive frames and a manifest")

@@ -1,28 +1,25 @@
-"""AU engagement of trained e2e models: Grad-CAM on each fold's held-out subjects -> Eq. 2 ranking.
+"""AU engagement of trained e2e models: a method (Grad-CAM, fused CAM, occlusion) on each fold's held-out subjects.
 
 For every fold in RUN, the fold's model scores its test (or validation) subjects'
-images; the CAM of the predicted class is kept for correctly classified images
-(predicted = true level, so it is the true class's CAM) and accumulated per AU
-region (landmarks from the manifest, mapped onto the S x S input grid). Streaming:
-batches are processed and dropped.
+aligned face crops; per-AU values of the predicted class are kept for correctly
+classified images (predicted = true level, so it is the true class's) and accumulated
+per AU region (landmarks from the manifest or detected, mapped through the crop's
+affine). Streaming: batches are processed and dropped.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
 from ..au.rules import load_rules
-from ..columns import LANDMARK_COLUMNS, landmarks_of
 from ..engagement import EngagementAccumulator
+from ..engagement_methods import CenterDistances, check_method, engagement_values, resolution_px, tied_with
 from ..errors import InputError
-from ..explain.gradcam import gradcam
-from ..io.media import read_image
 from ..io.tables import write_table
 from ..models.data import ManifestImages
 from ..models.train import load_model
@@ -60,32 +57,37 @@ def held_out_subjects(run: str | Path, folds: list[Path], table: pd.DataFrame) -
     return present
 
 
-def grid_landmarks(rows: pd.DataFrame, size: int) -> np.ndarray:
-    """Manifest landmarks (N, 68, 2) mapped onto the S x S network input (images resized to S x S)."""
-    points = landmarks_of(rows)
-    from PIL import Image
+def crop_landmarks(dataset: ManifestImages, indices) -> np.ndarray:
+    """Landmarks (N, 68, 2) of dataset rows mapped through each row's crop affine (network input pixels)."""
+    from ..faces.crop import apply_affine, crop_affine
 
-    sizes = np.array([Image.open(p).size for p in rows["abspath"]], dtype=float)   # (N, 2): W, H (header only)
-    scale = (size / sizes)[:, None, :]
-    return (points + 0.5) * scale - 0.5
+    prep = dataset.prep
+    return np.stack([apply_affine(crop_affine(dataset.landmarks[i], prep.size, align=prep.align, zoom=prep.zoom),
+                                  dataset.landmarks[i]) for i in indices])
 
 
 def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *, rules: str = "infant",
-                   batch_size: int = 16, n_boot: int = 1000, overlays_per_level: int = 3,
+                   method: str = "gradcam", batch_size: int = 16, n_boot: int = 1000, overlays_per_level: int = 3,
                    target_layer: str | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Engagement over all folds' held-out subjects; writes engagement.csv, per-level CSV, chart and overlays.
 
-    ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block
-    (the paper's); earlier layers have finer maps (ResNet at 224 px: layer4 7 x 7, layer3 14 x 14).
+    ``method``: "gradcam" (the paper's Eq. 2), "fused" (LayerCAM on layer3 + layer4) or
+    "occlusion" (engagement_methods.py). ``target_layer``: a module name ("layer3") for
+    Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
+    (models/preprocess.py), landmarks mapped through the same affine. The table's
+    ``tied_with`` column lists AUs whose region centres are closer than the method's
+    resolution: their relative order is not meaningful.
     """
-    if not set(LANDMARK_COLUMNS) <= set(table.columns):
-        raise InputError("the manifest has no landmark columns x_0..y_67; add landmarks (auengine extract) first")
+    check_method(method)
+    if target_layer is not None and method != "gradcam":
+        raise InputError(f"--target-layer applies to --method gradcam only, not {method!r}")
     out_dir = Path(out_dir)
     rule_set = load_rules(rules)
-    accumulator = EngagementAccumulator(rule_set)
+    accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
     examples: dict[int, list] = {}
     folds = fold_dirs(run)
     held_out_subjects(run, folds, table)
+    resolution = None
     for fold in folds:
         model, config = load_model(fold)
         layer = None
@@ -94,34 +96,38 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
             if target_layer not in modules:
                 raise InputError(f"{fold}: the model has no layer {target_layer!r} (e.g. layer3, layer4)")
             layer = modules[target_layer]
+        resolution = resolution_px(method, model, config.size, rule_set, layer)
         held_out = set(json.loads((fold / "split.json").read_text())["test_subjects"])
         rows = table[table["subject"].astype(str).isin(held_out)]
-        stage(f"Grad-CAM engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
-        dataset = ManifestImages(rows, config.size, train=False)
+        stage(f"{method} engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
+        dataset = ManifestImages(rows, train=False, prep=config.preprocessing)
         for start in tqdm(range(0, len(rows), batch_size), desc=f"engagement {fold.name}",
                           disable=bars_disabled(progress)):
             batch = rows.iloc[start:start + batch_size]
-            images = torch.stack([dataset[i][0] for i in range(start, start + len(batch))])
-            cams, logits = gradcam(model, images, target_layer=layer, return_logits=True)
-            predicted = logits.argmax(axis=1)
+            indices = range(start, start + len(batch))
+            images = torch.stack([dataset[i][0] for i in indices])
+            landmarks = crop_landmarks(dataset, indices)
+            values, logits, cams = engagement_values(method, model, images, landmarks, rule_set, target_layer=layer)
             levels = batch["level"].to_numpy()
-            landmarks = grid_landmarks(batch, config.size)
-            accumulator.update(cams, landmarks, correct=predicted == levels, subjects=batch["subject"].astype(str),
-                               levels=levels)
-            for i in np.flatnonzero(predicted == levels):
-                if len(examples.setdefault(int(levels[i]), [])) < overlays_per_level:
-                    examples[int(levels[i])].append((batch["abspath"].iloc[i], cams[i], landmarks[i], config.size))
+            correct = logits.argmax(axis=1) == levels
+            accumulator.add(values, correct=correct, subjects=batch["subject"].astype(str), levels=levels)
+            distances.add(landmarks, correct)
+            for i in np.flatnonzero(correct):
+                items = examples.setdefault(int(levels[i]), [])
+                if cams is not None and len(items) < overlays_per_level:
+                    items.append((dataset.crop(start + i).image, cams[i], landmarks[i]))
     if not accumulator.n_images:
         raise InputError(f"{run}: the models classified none of the held-out subjects' images correctly, and "
                          "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
-    write_table(result.reset_index(names="AU"), out_dir / "engagement.csv")
+    result["tied_with"] = tied_with(distances.mean(), resolution, rule_set.aus)[result.index]
+    write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution),
+                out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
     write_table(per_level.reset_index(names="AU"), out_dir / "engagement_by_level.csv")
     engagement_chart(result, out_dir / "engagement.png",
-                     f"AU engagement ({accumulator.n_images} correctly classified images, 95% CI by subject)")
+                     f"AU engagement, {method} ({accumulator.n_images} correctly classified images, 95% CI by subject)")
     for level, items in examples.items():
-        for k, (path, cam, landmarks, size) in enumerate(items):
-            image = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+        for k, (image, cam, landmarks) in enumerate(items):
             write_png(out_dir / "overlays" / f"level{level}_{k}.png", cam_overlay(image, cam, landmarks, rule_set))
     return result

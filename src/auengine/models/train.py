@@ -26,6 +26,7 @@ from ..metrics import classification_metrics
 from ..progress import bar, stage
 from .backbones import build_model, freeze_blocks
 from .data import ManifestImages
+from .preprocess import Preprocessing, check_preprocessing
 
 #: parameter-name prefixes of the classifier heads (for the L1 penalty)
 HEAD_PREFIXES = ("fc.", "classifier.")
@@ -57,6 +58,11 @@ class TrainConfig:
     patience: int = 0                     # stop after this many epochs without a better validation score (0: never)
     defer_below: float = 0.0              # manual assessment branch: defer frames with max softmax < this (0: never)
 
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The input path: aligned face crops of side ``size`` (models/preprocess.py)."""
+        return Preprocessing(size=self.size)
+
 
 def use_bf16(config: TrainConfig) -> bool:
     """Whether to run forward passes under bfloat16 autocast (about 2x faster on CPUs with bf16 support)."""
@@ -67,7 +73,7 @@ def use_bf16(config: TrainConfig) -> bool:
 
 
 def _loader(table: pd.DataFrame, config: TrainConfig, train: bool, generator=None) -> DataLoader:
-    return DataLoader(ManifestImages(table, config.size, train, config.augment), batch_size=config.batch_size, shuffle=train,
+    return DataLoader(ManifestImages(table, train=train, augment=config.augment, prep=config.preprocessing), batch_size=config.batch_size, shuffle=train,
                       generator=generator, num_workers=0)
 
 
@@ -158,19 +164,21 @@ def lr_factor(config: TrainConfig, progress: float) -> float:
 
 
 def save_model(model: nn.Module, out_dir: Path, config: TrainConfig, info: dict) -> None:
-    """model.safetensors + model.json (config and training info)."""
+    """model.safetensors + model.json (config, preprocessing and training info)."""
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out_dir / MODEL))
-    atomic_write_json(out_dir / "model.json", {"config": asdict(config), **info})
+    atomic_write_json(out_dir / "model.json", {"config": asdict(config),
+                                               "preprocessing": config.preprocessing.to_dict(), **info})
 
 
 def load_model(folder: str | Path) -> tuple[nn.Module, TrainConfig]:
-    """A trained model from ``folder`` (model.safetensors + model.json)."""
+    """A trained model from ``folder`` (model.safetensors + model.json); refuses another input path (BundleError)."""
     folder = Path(folder)
     try:
         meta = json.loads((folder / "model.json").read_text())
     except (OSError, ValueError) as exc:
         raise BundleError(f"{folder}: no readable model.json ({exc}); train with `auengine train-e2e`") from None
     config = TrainConfig(**meta["config"])
+    check_preprocessing(meta.get("preprocessing"), config.preprocessing, folder / "model.json")
     model, _ = build_model(config.backbone, config.n_levels, weights=None, head=config.head)
     model.load_state_dict(load_file(str(folder / MODEL)))
     return model.eval(), config

@@ -227,13 +227,18 @@ class CnnScorer:
         self.levels: dict[int, int] = {}
         self.confidences: dict[int, float] = {}
 
+    def input_tensor(self, image, landmarks: np.ndarray):
+        """The network input (3, S, S) for one frame: the same aligned crop and normalisation training fed."""
+        from ..models.preprocess import face_crop, to_tensor
+
+        prep = self.config.preprocessing
+        return to_tensor(face_crop(image, landmarks, prep).image, prep)
+
     def add(self, index: int, image: np.ndarray, result) -> None:
         """Queue this frame's aligned crop (when a face was found); runs a batch when full."""
         if result.landmarks is None:
             return
-        from ..faces.crop import align_crop
-
-        self._pending.append((index, align_crop(image, result.landmarks, self.config.size).image))
+        self._pending.append((index, self.input_tensor(image, result.landmarks)))
         if len(self._pending) >= self.batch_size:
             self._run()
 
@@ -241,13 +246,10 @@ class CnnScorer:
         import torch
 
         from ..explain.gradcam import default_target_layer, forward_with_activations
-        from ..models.backbones import IMAGENET_MEAN, IMAGENET_STD
 
         if not self._pending:
             return
-        crops = np.stack([c for _, c in self._pending]).astype(np.float32) / 255.0
-        crops = (crops - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
-        images = torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2)))
+        images = torch.stack([t for _, t in self._pending])
         _, logits = forward_with_activations(self.model, default_target_layer(self.model), images)
         probabilities = torch.softmax(logits.float(), dim=1).numpy()
         for (index, _), p in zip(self._pending, probabilities):

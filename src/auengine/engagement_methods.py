@@ -1,0 +1,178 @@
+"""Engagement methods: per-image AU values from a model, and the resolution below which AUs tie.
+
+- ``gradcam``: the paper's Eq. 2 on the last conv block (ResNet layer4: 7 x 7 cells of 32 px at 224 px).
+- ``fused``: LayerCAM (pytorch-grad-cam) on layer3 and layer4, averaged: layer3's 14 x 14 detail
+  (16 px cells) gated by layer4's class evidence.
+- ``occlusion``: the drop in the predicted (= true, on counted images) class's probability when
+  an AU's region is blurred away (explain/occlusion.py); resolution = the region side.
+
+All give values (N, n_AUs) that :class:`~auengine.engagement.EngagementAccumulator` averages over
+correctly classified images and normalises to sum 1, with bootstrap intervals by subject.
+:class:`CenterDistances` and :func:`tied_with` say which AUs sit closer than the method's
+resolution, so their order is not meaningful.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .au.rules import AURules, load_rules
+from .engagement import EngagementAccumulator, region_means
+from .errors import InputError
+
+METHODS = ("gradcam", "fused", "occlusion")
+
+
+def check_method(method: str) -> str:
+    """``method`` if known, else InputError listing the methods."""
+    if method not in METHODS:
+        raise InputError(f"unknown engagement method {method!r}; choose one of: {', '.join(METHODS)}")
+    return method
+
+
+def _feature_side(model: nn.Module, layer: nn.Module, size: int) -> int:
+    """Spatial side of ``layer``'s output for an S x S input (one forward pass of a blank image)."""
+    store = {}
+    handle = layer.register_forward_hook(lambda _m, _i, out: store.__setitem__("shape", tuple(out.shape)))
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, size, size))
+    finally:
+        handle.remove()
+    return int(store["shape"][-1])
+
+
+def fused_layers(model: nn.Module) -> list[nn.Module]:
+    """The layers the fused CAM combines: ResNet layer3[-1] and layer4[-1]."""
+    if not (hasattr(model, "layer3") and hasattr(model, "layer4")):
+        raise InputError("the fused CAM needs a ResNet-style model (layer3 and layer4); use --method gradcam or occlusion")
+    return [model.layer3[-1], model.layer4[-1]]
+
+
+def resolution_px(method: str, model: nn.Module, size: int, rules: AURules, target_layer: nn.Module | None = None
+                  ) -> float:
+    """Smallest centre distance (crop pixels) at which the method can tell two AU regions apart.
+
+    CAMs: one cell of the (finest) map, S / side; occlusion: the region side (closer regions overlap).
+    """
+    from .explain.gradcam import default_target_layer
+
+    if check_method(method) == "occlusion":
+        return rules.region_side(size)
+    layers = fused_layers(model) if method == "fused" else [target_layer or default_target_layer(model)]
+    return size / max(_feature_side(model, layer, size) for layer in layers)
+
+
+def fused_cam(model: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """LayerCAM maps (N, S, S) in [0, 1] of the predicted class on layer3 + layer4, and logits (N, C)."""
+    from pytorch_grad_cam import LayerCAM
+
+    model.eval()
+    with LayerCAM(model=model, target_layers=fused_layers(model)) as cam:
+        maps = cam(input_tensor=images, targets=None)
+        logits = cam.outputs.detach().float().numpy()
+    return maps, logits
+
+
+def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landmarks: np.ndarray, rules: AURules, *,
+                      target_layer: nn.Module | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per-image AU values of one batch.
+
+    Parameters
+    ----------
+    images : Tensor, shape (N, 3, S, S)
+        Normalised aligned crops.
+    landmarks : ndarray, shape (N, 68, 2)
+        Landmarks in crop pixels.
+
+    Returns
+    -------
+    values : ndarray, shape (N, n_AUs)
+        CAM region means, or occlusion probability drops (clipped at 0), for the predicted class.
+    logits : ndarray, shape (N, C)
+    maps : ndarray, shape (N, S, S) or None
+        The CAMs (for overlays); None for occlusion.
+    """
+    from .explain.gradcam import gradcam
+    from .explain.occlusion import blur_fill, occlusion_drops
+
+    check_method(method)
+    if method == "gradcam":
+        maps, logits = gradcam(model, images, target_layer=target_layer, return_logits=True)
+        return region_means(maps, landmarks, rules), logits, maps
+    if method == "fused":
+        maps, logits = fused_cam(model, images)
+        return region_means(maps, landmarks, rules), logits, maps
+    size = images.shape[-2:]
+    masks = np.stack([np.stack([m for m in rules.masks(points, size).values()]) for points in landmarks])
+    drops, logits = occlusion_drops(model, images, masks, fill=blur_fill(images, rules.region_side(size[1])))
+    drops[~masks.any(axis=(2, 3))] = np.nan                   # a region outside the crop: the image is skipped
+    return np.maximum(drops, 0), logits, None
+
+
+class CenterDistances:
+    """Running mean over images of the smallest distance between two AUs' region centres (crop pixels)."""
+
+    def __init__(self, rules: AURules) -> None:
+        self.rules = rules
+        self._sum = np.zeros((len(rules.aus), len(rules.aus)))
+        self._count = 0
+
+    def add(self, landmarks: np.ndarray, keep=None) -> None:
+        """Add the images' landmarks (N, 68, 2) (``keep``: the counted ones)."""
+        points = np.asarray(landmarks, float)
+        if keep is not None:
+            points = points[np.asarray(keep, bool)]
+        if not len(points):
+            return
+        centers = self.rules.centers(points)                                     # AU -> (N, k, 2)
+        for a, first in enumerate(self.rules.aus):
+            for b, second in enumerate(self.rules.aus):
+                gaps = np.linalg.norm(centers[first][:, :, None] - centers[second][:, None], axis=-1)
+                self._sum[a, b] += gaps.min(axis=(1, 2)).sum()
+        self._count += len(points)
+
+    def mean(self) -> np.ndarray:
+        """(n_AUs, n_AUs) mean smallest centre distance."""
+        if not self._count:
+            raise InputError("no landmarks counted")
+        return self._sum / self._count
+
+
+def tied_with(distances: np.ndarray, resolution: float, aus: list[str]) -> pd.Series:
+    """Per AU, the other AUs closer than ``resolution`` (";"-joined, "" when none): their order is not meaningful."""
+    close = (np.asarray(distances) < resolution) & ~np.eye(len(aus), dtype=bool)
+    return pd.Series([";".join(aus[j] for j in np.flatnonzero(row)) for row in close], index=aus, name="tied_with")
+
+
+def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarray, levels, *,
+                     method: str = "gradcam", rules: AURules | str = "infant", subjects=None, n_boot: int = 1000,
+                     batch_size: int = 16) -> pd.DataFrame:
+    """AU engagement of a model on labelled crops with a method: bootstrap table plus ``tied_with``.
+
+    Parameters
+    ----------
+    images : Tensor, shape (N, 3, S, S)
+        Normalised aligned crops (models/preprocess.py).
+    landmarks : ndarray, shape (N, 68, 2)
+        Landmarks in crop pixels.
+    levels : array of int, shape (N,)
+        True levels; only correctly classified images count.
+    subjects : array, shape (N,), optional
+        Subject ids for the bootstrap (default: each image its own subject).
+    """
+    rule_set = rules if isinstance(rules, AURules) else load_rules(rules)
+    levels = np.asarray(levels, int)
+    subjects = np.arange(len(levels)).astype(str) if subjects is None else np.asarray(subjects).astype(str)
+    accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
+    for start in range(0, len(levels), batch_size):
+        part = slice(start, start + batch_size)
+        values, logits, _ = engagement_values(method, model, images[part], landmarks[part], rule_set)
+        correct = logits.argmax(axis=1) == levels[part]
+        accumulator.add(values, correct=correct, subjects=subjects[part], levels=levels[part])
+        distances.add(landmarks[part], correct)
+    result = accumulator.bootstrap(n_boot=n_boot)
+    resolution = resolution_px(method, model, images.shape[-1], rule_set)
+    return result.assign(tied_with=tied_with(distances.mean(), resolution, rule_set.aus)[result.index])

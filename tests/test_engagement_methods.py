@@ -1,0 +1,209 @@
+"""Engagement methods (gradcam, fused, occlusion), the tie diagnostic, and the one CNN input path."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from auengine.au.rules import load_rules
+from auengine.columns import LANDMARK_COLUMNS, landmarks_of
+from auengine.engagement import au_engagement
+from auengine.engagement_methods import CenterDistances, model_engagement, resolution_px, tied_with
+from auengine.errors import BundleError, InputError
+from auengine.explain.gradcam import gradcam
+from auengine.faces.detect import FaceBox
+from auengine.io.media import read_image
+from auengine.models.data import ManifestImages
+from auengine.models.preprocess import Preprocessing, face_crop, manifest_landmarks, to_tensor
+from auengine.models.train import TrainConfig, load_model, save_model, train_model
+
+
+class OneRegionModel(nn.Module):
+    """Two classes; the logit depends only on the mean of channel 0 inside one fixed mask."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        super().__init__()
+        self.mask = torch.from_numpy(mask)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inside = x[:, 0][:, self.mask].mean(dim=1)
+        return torch.stack([-inside, inside], dim=1) * 3
+
+
+def test_occlusion_ranks_the_only_region_the_model_sees_first(random_face):
+    rules = load_rules("infant")
+    masks = rules.masks(random_face, (224, 224))
+    images = torch.full((4, 3, 224, 224), -1.0) + 0.05 * torch.randn(4, 3, 224, 224)
+    for mask in masks.values():
+        images[:, :, torch.from_numpy(mask)] = 2.0             # every region bright: blurring any changes it
+    model = OneRegionModel(masks["AU12"])
+    landmarks = np.stack([random_face] * 4)
+    result = model_engagement(model, images, landmarks, [1, 1, 1, 1], method="occlusion", n_boot=50)
+    assert result.index[0] == "AU12" and result["engagement"].sum() == pytest.approx(1.0)
+    apart = [au for au in rules.aus if not (masks[au] & masks["AU12"]).any()]
+    assert apart and (result.loc[apart, "engagement"] < 1e-6).all()
+    assert {"low", "high", "rank", "tied_with"} <= set(result.columns)
+
+
+def test_gradcam_method_equals_eq2_on_the_same_maps(random_face):
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=4).eval()
+    images = torch.randn(6, 3, 224, 224)
+    landmarks = np.stack([random_face + i for i in range(6)])
+    cams, logits = gradcam(model, images, return_logits=True)
+    levels = logits.argmax(axis=1)
+    levels[:2] = (levels[:2] + 1) % 4                           # two misclassified images do not count
+    result = model_engagement(model, images, landmarks, levels, method="gradcam", n_boot=20, batch_size=4)
+    expected = au_engagement(cams, landmarks, correct=logits.argmax(axis=1) == levels)
+    pd.testing.assert_series_equal(result["engagement"], expected)
+    fused = model_engagement(model, images, landmarks, logits.argmax(axis=1), method="fused", n_boot=20)
+    assert fused["engagement"].sum() == pytest.approx(1.0)
+    assert resolution_px("gradcam", model, 224, load_rules("infant")) == 32
+    assert resolution_px("fused", model, 224, load_rules("infant")) == 16
+    with pytest.raises(InputError, match="unknown engagement method"):
+        model_engagement(model, images, landmarks, levels, method="pixels")
+
+
+def test_ties_flag_coinciding_and_close_regions(random_face):
+    rules = load_rules("infant")
+    distances = CenterDistances(rules)
+    distances.add(np.stack([random_face, random_face + 3]))
+    mean = distances.mean()
+    aus = rules.aus
+    ties = tied_with(mean, rules.region_side(224), aus)
+    assert "AU43" in ties["AU7"].split(";") and "AU7" in ties["AU43"].split(";")
+    assert "AU27" in ties["AU25"].split(";")
+    assert "AU4" not in ties["AU27"].split(";")
+    coarse = tied_with(mean, 32.0, aus)                           # a 32 px CAM cell ties more pairs
+    assert sum(len(t.split(";")) for t in coarse if t) > sum(len(t.split(";")) for t in ties if t)
+    i, j = aus.index("AU4"), aus.index("AU27")
+    assert tied_with(mean, mean[i, j] + 1, aus)["AU4"].count("AU27") == 1
+
+
+@pytest.fixture(scope="module")
+def phantom_rows(tmp_path_factory):
+    from auengine.io.manifest import read_manifest
+    from auengine.phantom import generate
+
+    folder = tmp_path_factory.mktemp("ph")
+    return read_manifest(generate(folder, n_subjects=2, frames_per_subject=2, workers=1, videos=False,
+                                  progress=False))
+
+
+def test_score_feeds_the_tensor_training_fed(phantom_rows, tmp_path):
+    from auengine.scoring.video import CnnScorer
+
+    config = TrainConfig(size=64, weights=None)
+    model = torchvision.models.resnet18(num_classes=4)
+    save_model(model, tmp_path, config, {})
+    scorer = CnnScorer(tmp_path)
+    dataset = ManifestImages(phantom_rows, train=False, prep=config.preprocessing)
+    for i in range(len(phantom_rows)):
+        served = scorer.input_tensor(read_image(phantom_rows["abspath"].iloc[i]), landmarks_of(phantom_rows)[i])
+        trained, _ = dataset[i]
+        assert served.shape == trained.shape == (3, 64, 64)
+        torch.testing.assert_close(served, trained, atol=1e-6, rtol=0)
+
+
+def test_load_refuses_another_preprocessing(tmp_path):
+    save_model(torchvision.models.resnet18(num_classes=4), tmp_path, TrainConfig(size=64, weights=None), {})
+    assert load_model(tmp_path)[1].size == 64
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["preprocessing"]["zoom"] = 2.0
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="differs in zoom"):
+        load_model(tmp_path)
+    del meta["preprocessing"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="records no preprocessing"):
+        load_model(tmp_path)
+
+
+def test_phantom_crop_keeps_the_whole_face(phantom_rows):
+    prep = Preprocessing(size=224)
+    for i, points in enumerate(landmarks_of(phantom_rows)):
+        crop = face_crop(read_image(phantom_rows["abspath"].iloc[i]), points, prep)
+        margin = 0.05 * prep.size
+        assert (crop.landmarks > margin).all() and (crop.landmarks < prep.size - margin).all()
+
+
+def test_whole_frame_manifest_trains_on_face_crops(phantom_rows, tmp_path):
+    rows = []
+    for i, path in enumerate(phantom_rows["abspath"]):
+        frame = np.zeros((720, 960, 3), np.uint8)                # a small face in a large black frame
+        frame[400:624, 600:824] = read_image(path)
+        frame_path = tmp_path / f"frame{i}.png"
+        cv2.imwrite(str(frame_path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        points = landmarks_of(phantom_rows.iloc[[i]])[0] + [600, 400]
+        rows.append({"abspath": str(frame_path), "subject": phantom_rows["subject"].iloc[i],
+                     "level": int(phantom_rows["level"].iloc[i]),
+                     **dict(zip(LANDMARK_COLUMNS, np.concatenate([points[:, 0], points[:, 1]])))})
+    frames = pd.DataFrame(rows)
+    prep = Preprocessing(size=64)
+    from_frames = ManifestImages(frames, prep=prep)
+    from_faces = ManifestImages(phantom_rows, prep=prep)
+    whole = to_tensor(cv2.resize(read_image(frames["abspath"].iloc[0]), (64, 64), interpolation=cv2.INTER_AREA), prep)
+    torch.testing.assert_close(from_frames[0][0], from_faces[0][0], atol=1e-5, rtol=0)   # the face, not the frame
+    assert (from_frames[0][0] - whole).abs().mean() > 0.5
+    config = TrainConfig(size=64, weights=None, epochs=1, batch_size=2)
+    train_model(frames.iloc[:2], frames.iloc[2:], config, tmp_path / "run", progress=False)
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert meta["preprocessing"] == prep.to_dict() and meta["preprocessing"]["input_path"] == "aligned-crop-v1"
+
+
+class CountingDetector:
+    name = "fake"
+
+    def __init__(self, points):
+        self.points, self.calls = points, 0
+
+    def detect(self, image):
+        self.calls += 1
+        return [FaceBox(0, 0, image.shape[1], image.shape[0], 1.0)]
+
+    def predict(self, image, boxes):
+        return [self.points]
+
+
+def test_missing_landmarks_are_detected_once_and_cached(phantom_rows, tmp_path):
+    points = landmarks_of(phantom_rows.iloc[[0]])[0]
+    fake = CountingDetector(points)
+    table = phantom_rows[["abspath", "subject", "level"]].iloc[:2]
+    first = manifest_landmarks(table, backends=(fake, fake), cache=tmp_path)
+    assert fake.calls == 2 and np.allclose(first, points)
+    second = manifest_landmarks(table, backends=(fake, fake), cache=tmp_path)
+    assert fake.calls == 2 and np.array_equal(first, second)
+    fake.points = np.full((68, 2), np.nan)                      # no face: the error names the file
+    (tmp_path / "other").mkdir()
+    with pytest.raises(InputError, match="no face found in 2"):
+        manifest_landmarks(table, backends=(fake, fake), cache=tmp_path / "other")
+
+
+@pytest.mark.parametrize("method", ["occlusion", "fused"])
+def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path, method):
+    from auengine.evaluation.engagement_run import run_engagement
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=64, weights=None)
+    model = torchvision.models.resnet18(num_classes=4).eval()
+    fold = tmp_path / "run" / "fold0"
+    fold.mkdir(parents=True)
+    save_model(model, fold, config, {})
+    (fold / "split.json").write_text(json.dumps({"test_subjects": sorted(phantom_rows["subject"].unique())}))
+    images = torch.stack([ManifestImages(phantom_rows, prep=config.preprocessing)[i][0] for i in range(len(phantom_rows))])
+    with torch.no_grad():
+        table = phantom_rows.assign(level=model(images).argmax(1).numpy())      # every image classified right
+    result = run_engagement(tmp_path / "run", table, tmp_path / "out", method=method, n_boot=20)
+    written = pd.read_csv(tmp_path / "out" / "engagement.csv", keep_default_na=False)
+    assert set(written["method"]) == {method} and written["engagement"].sum() == pytest.approx(1.0)
+    assert written.set_index("AU").loc["AU7", "tied_with"].split(";").count("AU43") == 1
+    assert list(written["AU"]) == list(result.index)
+    expected = 64 * 10 / 224 if method == "occlusion" else 64 / 4
+    assert written["resolution_px"].iloc[0] == pytest.approx(expected)
+    assert (tmp_path / "out" / "overlays").is_dir() == (method == "fused")
