@@ -41,15 +41,23 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_users_token(args: argparse.Namespace) -> int:
+def _existing_user(session, db, name: str):
+    """The user called ``name``, or an InputError naming the database."""
     from ..errors import InputError
+    from ..store import accounts
+
+    user = accounts.find_user(session, name)
+    if user is None:
+        raise InputError(f"no user {name!r} in {db.url}; add one with `auengine users add`")
+    return user
+
+
+def cmd_users_token(args: argparse.Namespace) -> int:
     from ..store import accounts
 
     db = _database(args)
     with db.session() as session:
-        user = accounts.find_user(session, args.name)
-        if user is None:
-            raise InputError(f"no user {args.name!r} in {db.url}; add one with `auengine users add`")
+        user = _existing_user(session, db, args.name)
         token = accounts.new_token(session, user)
         accounts.audit(session, user, "token", f"user:{user.id}", via="cli")
         session.commit()
@@ -58,14 +66,11 @@ def cmd_users_token(args: argparse.Namespace) -> int:
 
 
 def cmd_users_delete(args: argparse.Namespace) -> int:
-    from ..errors import InputError
     from ..store import accounts
 
     db = _database(args)
     with db.session() as session:
-        user = accounts.find_user(session, args.name)
-        if user is None:
-            raise InputError(f"no user {args.name!r}")
+        user = _existing_user(session, db, args.name)
         accounts.delete_user(session, user)
         accounts.audit(session, None, "delete", f"user:{user.id}", name=user.name, via="cli")
         session.commit()
