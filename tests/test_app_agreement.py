@@ -1,0 +1,95 @@
+"""Issue 17 in the review app: agreement over stored reviews, observer-score import, researcher media, deletion."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+from app_support import login, make_service  # noqa: E402
+
+
+@pytest.fixture
+def service(tmp_path, app_phantom):
+    made = make_service(tmp_path, app_phantom)
+    yield made
+    made.app.state.db.engine.dispose()
+
+
+def _scored(service) -> tuple[int, list[dict]]:
+    rid = service.upload().json()["id"]
+    assert service.work()
+    return rid, service.client.get(f"/api/recordings/{rid}/epochs", headers=service.headers("nurse")).json()
+
+
+def _review(service, name: str, epoch_id: int, **payload):
+    done = service.client.post(f"/api/epochs/{epoch_id}/reviews", json=payload, headers=service.headers(name))
+    assert done.status_code == 201, done.text
+
+
+def test_agreement_over_reviews_latest_per_reviewer(service):
+    from auengine.agreement import compute_agreement
+
+    rid, epochs = _scored(service)
+    scored = [e for e in epochs if e["intensity_mean"] is not None]
+    assert len(scored) >= 2
+    for i, epoch in enumerate(scored):
+        _review(service, "nurse", epoch["id"], score=9.0)                         # superseded below
+        _review(service, "nurse", epoch["id"], score=float(i % 3) + 1)
+        _review(service, "nurse2", epoch["id"], score=float(i % 2) + 2)
+    got = service.client.get("/api/agreement", headers=service.headers("researcher"))
+    assert got.status_code == 200, got.text
+    results = got.json()["results"]
+    engine_nurse = [r for r in results if r["rater"] == "engine" and r["reference"] == "nurse" and
+                    r["scope"] == "pooled"]
+    assert len(engine_nurse) == 1 and engine_nurse[0]["n"] == len(scored)
+    assert any(r["comparison"] == "observers" for r in results)                  # nurse vs nurse2: the ceiling
+    # the same numbers as the library on the latest reviews (the 9.0s must not count)
+    import pandas as pd
+
+    engine = pd.DataFrame({"video": f"recording-{rid}", "start_s": [e["start_s"] for e in epochs],
+                           "end_s": [e["end_s"] for e in epochs], "scale": "flacc",
+                           "score": [np.nan if e["intensity_mean"] is None else e["intensity_mean"] for e in epochs]})
+    nurse = pd.DataFrame({"video": f"recording-{rid}", "start_s": [e["start_s"] for e in scored],
+                          "end_s": [e["end_s"] for e in scored], "scale": "flacc",
+                          "score": [float(i % 3) + 1 for i in range(len(scored))]})
+    expected = compute_agreement(engine, {"nurse": nurse}).pooled().iloc[0]
+    assert engine_nurse[0]["bias"] == pytest.approx(expected["bias"], abs=1e-9)
+    assert engine_nurse[0]["pearson_r"] == pytest.approx(expected["pearson_r"], abs=1e-9, nan_ok=True)
+    # the pages: pooled and per recording, any role, with the Bland-Altman figure inline
+    login(service.client, "researcher")
+    for path in ("/agreement", f"/recordings/{rid}/agreement"):
+        page = service.client.get(path)
+        assert page.status_code == 200 and "Engine vs clinicians" in page.text and "human ceiling" in page.text
+        assert re.search(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', page.text)
+    assert service.client.get("/recordings/999/agreement").status_code == 404
+
+
+def test_agreement_without_reviews_says_so(service):
+    _scored(service)
+    assert "no scored reviews" in service.client.get("/api/agreement", headers=service.headers("nurse")).json()["detail"]
+    login(service.client, "nurse")
+    assert "no scored reviews" in service.client.get("/agreement").text
+
+
+def test_agreement_pages_need_a_login(service):
+    for path in ("/agreement", "/recordings/1/agreement"):
+        assert service.client.get(path, follow_redirects=False).headers["location"] == "/login"
+    assert service.client.get("/api/agreement").status_code == 401
+
+
+def test_deletion_leaves_no_file_of_the_recording(service):
+    rid, epochs = _scored(service)
+    _review(service, "nurse", epochs[0]["id"], score=2.0)
+    folder = next((service.data / "recordings").iterdir())
+    assert any(folder.rglob("*.png")) and any(folder.rglob("video.*"))
+    assert service.client.delete(f"/api/recordings/{rid}", headers=service.headers("nurse")).status_code == 204
+    remaining = [p for p in service.data.rglob("*") if p.is_file() and (folder.name in str(p) or
+                                                                        f"recording-{rid}" in p.name)]
+    assert remaining == [] and not folder.exists()
+    from auengine.store.accounts import audit_events
+
+    with service.app.state.db.session() as db:
+        assert any(e.action == "delete" and e.target == f"recording:{rid}" for e in audit_events(db))
+    assert "no scored reviews" in service.client.get("/api/agreement", headers=service.headers("nurse")).json()["detail"]
