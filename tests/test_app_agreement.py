@@ -93,3 +93,47 @@ def test_deletion_leaves_no_file_of_the_recording(service):
     with service.app.state.db.session() as db:
         assert any(e.action == "delete" and e.target == f"recording:{rid}" for e in audit_events(db))
     assert "no scored reviews" in service.client.get("/api/agreement", headers=service.headers("nurse")).json()["detail"]
+
+
+def _observer_csv(rows: list[tuple]) -> bytes:
+    lines = ["video,start_s,end_s,scale,score,observer"] + [",".join(map(str, r)) for r in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_import_observer_scores_api_and_form(service):
+    rid, epochs = _scored(service)
+    filename = service.videos[0].name
+    first, second = epochs[0], epochs[1]
+    content = _observer_csv([
+        (filename, first["start_s"], first["end_s"], "flacc", 3, "Dr A"),            # by file name
+        ("NICU-001", second["start_s"], second["end_s"], "flacc", 5, "Dr B"),         # by patient code
+        ("elsewhere.mp4", 0, 1, "flacc", 2, "Dr A"),                                   # no such recording
+        (f"recording-{rid}", first["start_s"], first["end_s"], "nips", 2, "Dr A"),    # wrong scale
+        (f"recording-{rid}", 9000, 9010, "flacc", 1, "Dr A")])                        # outside every epoch
+    # researchers may not import; a clinician may
+    files = {"file": ("ward7.csv", content, "text/csv")}
+    assert service.client.post("/api/reviews/import", files=files, headers=service.headers("researcher")).status_code == 403
+    done = service.client.post("/api/reviews/import", files=files, headers=service.headers("nurse"))
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert sorted((r["epoch_id"], r["score"]) for r in body["imported"]) == [(first["id"], 3), (second["id"], 5)]
+    reasons = {r["video"]: r["reason"] for r in body["unmatched"]}
+    assert len(body["unmatched"]) == 3 and "no recording called" in reasons["elsewhere.mp4"]
+    assert {"scale nips", "no epoch"} == {w for w in ("scale nips", "no epoch") for r in body["unmatched"]
+                                          if w in r["reason"]}
+    history = service.client.get(f"/api/epochs/{first['id']}/reviews", headers=service.headers("nurse")).json()
+    assert history[-1]["user"] == "nurse" and "ward7.csv" in history[-1]["note"] and "Dr A" in history[-1]["note"]
+    from auengine.store.accounts import audit_events
+
+    with service.app.state.db.session() as db:
+        event = next(e for e in audit_events(db) if e.action == "import")
+    assert event.target == "file:ward7.csv" and '"imported": 2' in event.detail
+    assert not list((service.data / "uploads").iterdir())                      # the staged file is gone
+    # the form: CSRF like the other forms, then a result page listing the unmatched rows
+    csrf = login(service.client, "nurse2")
+    assert service.client.post("/queue/import", files=files).status_code == 403
+    page = service.client.post("/queue/import", files=files, data={"csrf": csrf})
+    assert page.status_code == 200 and "2 score(s) imported" in page.text and "no recording called" in page.text
+    assert 'action="/queue/import"' in service.client.get("/queue").text
+    bad = service.client.post("/queue/import", files={"file": ("x.pdf", b"%PDF", "application/pdf")}, data={"csrf": csrf})
+    assert bad.status_code == 400 and "ELAN .eaf" in bad.text
