@@ -137,3 +137,45 @@ def test_import_observer_scores_api_and_form(service):
     assert 'action="/queue/import"' in service.client.get("/queue").text
     bad = service.client.post("/queue/import", files={"file": ("x.pdf", b"%PDF", "application/pdf")}, data={"csrf": csrf})
     assert bad.status_code == 400 and "ELAN .eaf" in bad.text
+
+
+def test_researchers_receive_deidentified_media_only(service):
+    import cv2
+
+    from auengine.app.shared_media import _thumbnail_landmarks
+    from auengine.deidentify import face_region
+
+    rid, epochs = _scored(service)
+    thumbnail = next(e["thumbnail"] for e in epochs if e["thumbnail"] and e["face_share"] > 0)
+    name = thumbnail.split("/files/", 1)[1]
+
+    def image(user: str, path: str) -> np.ndarray:
+        got = service.client.get(path, headers=service.headers(user))
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        return cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
+
+    original, shared = image("nurse", thumbnail), image("researcher", thumbnail)
+    result = next((service.data / "recordings").iterdir()) / "result"
+    frame = int(name[len("thumbnails/frame"):-4])
+    landmarks = _thumbnail_landmarks(result, frame, original.shape[1], next(result.parent.glob("video.*")))
+    assert landmarks is not None                                     # the face was located, not guessed
+    region = face_region(original.shape, landmarks)
+    assert region.sum() > 50 and original.shape == shared.shape
+    assert not np.array_equal(original[region], shared[region])
+    face_a, face_b = original[region].astype(float).ravel(), shared[region].astype(float).ravel()
+    # blurred: far less detail (pixel-to-pixel variation) in the face region than the original
+    detail = lambda im: np.abs(np.diff(im.astype(float), axis=1))[region[:, 1:]].mean()
+    assert detail(shared) < 0.6 * detail(original), (detail(shared), detail(original))
+    assert np.abs(face_a - face_b).mean() > 1.0
+    # the peak frame is blurred too; a chart without a face is served as it is; the video is refused
+    peak = f"/recordings/{rid}/files/peak_regions.png"
+    if (result / "peak_regions.png").is_file():
+        assert not np.array_equal(image("nurse", peak), image("researcher", peak))
+    timeline = f"/recordings/{rid}/files/timeline.png"
+    assert np.array_equal(image("nurse", timeline), image("researcher", timeline))
+    refused = service.client.get(f"/recordings/{rid}/video", headers=service.headers("researcher"))
+    assert refused.status_code == 403 and "de-identified" in refused.text
+    assert service.client.get(f"/recordings/{rid}/video", headers=service.headers("nurse")).status_code == 200
+    login(service.client, "researcher")
+    page = service.client.get(f"/recordings/{rid}").text
+    assert "video-withheld" in page and f'src="/recordings/{rid}/video"' not in page
