@@ -90,8 +90,16 @@ def test_deletion_leaves_no_file_of_the_recording(service):
     assert remaining == [] and not folder.exists()
     from auengine.store.accounts import audit_events
 
+    from sqlalchemy import func, select
+
+    from auengine.store.models import Epoch, Recording, Review
+
     with service.app.state.db.session() as db:
         assert any(e.action == "delete" and e.target == f"recording:{rid}" for e in audit_events(db))
+        assert db.scalar(select(func.count()).select_from(Epoch).where(Epoch.recording_id == rid)) == 0
+        assert db.scalar(select(func.count()).select_from(Review)) == 0
+        tombstone = db.get(Recording, rid)
+        assert tombstone.deleted_at is not None and tombstone.summary_json is None and tombstone.filename == ""
     assert "no scored reviews" in service.client.get("/api/agreement", headers=service.headers("nurse")).json()["detail"]
 
 
