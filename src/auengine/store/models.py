@@ -1,7 +1,8 @@
 """Database tables of the review service (SQLAlchemy 2 typed ORM).
 
 Times are naive UTC datetimes (``utcnow()``), the same on SQLite and PostgreSQL.
-Reviews and audit events are append-only: no code path updates or deletes them.
+Reviews and audit events are append-only: no code path updates them; deleting a recording deletes its
+epochs and reviews (its row stays as a tombstone), audit events are never deleted.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession, joinedload
 
 from ..errors import InputError
@@ -96,8 +96,15 @@ def all_folders(db: DbSession) -> set[str]:
 
 
 def delete_recording(db: DbSession, layout: DataLayout, recording: Recording) -> None:
-    """Mark deleted (reviews and audit stay), cancel its job and remove its files."""
+    """Mark deleted, cancel its job, remove its files and its data rows (epochs, reviews, summary, file name).
+
+    The recording row stays as a tombstone (id, patient code, times) for the audit log's ``delete`` event.
+    """
     recording.deleted_at = utcnow()
+    epoch_ids = select(Epoch.id).where(Epoch.recording_id == recording.id)
+    db.execute(delete(Review).where(Review.epoch_id.in_(epoch_ids)))
+    db.execute(delete(Epoch).where(Epoch.recording_id == recording.id))
+    recording.summary_json, recording.filename = None, ""
     if recording.job.status in ("queued", "running"):
         recording.job.cancel_requested = True
         if recording.job.status == "queued":

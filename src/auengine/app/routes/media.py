@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from ...store import records
 from ...store.models import User
 from ..auth import authenticate, get_db, reader
+from ..shared_media import deidentified_png
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -47,6 +48,9 @@ def _recording(db, recording_id: int):
 @router.get("/recordings/{recording_id}/video")
 def video(request: Request, recording_id: int, user: User = Depends(reader), db=Depends(get_db)):
     recording = _recording(db, recording_id)
+    if user.role == "researcher":
+        raise HTTPException(403, "researcher accounts receive de-identified media only: the video is not shared; "
+                                 "see the de-identified stills (review thumbnails, peak frame) on the recording page")
     path = request.app.state.layout.video(recording.folder)
     if path is None:
         raise HTTPException(404, "the video is gone from the data folder")
@@ -57,8 +61,11 @@ def video(request: Request, recording_id: int, user: User = Depends(reader), db=
 @router.get("/recordings/{recording_id}/files/{name:path}")
 def result_file(request: Request, recording_id: int, name: str, user: User = Depends(reader), db=Depends(get_db)):
     recording = _recording(db, recording_id)
-    path = inside(request.app.state.layout.result(recording.folder), name)
+    layout = request.app.state.layout
+    path = inside(layout.result(recording.folder), name)
     if path.suffix.lower() not in RESULT_FILES:
         raise HTTPException(404, "no such file")
+    if user.role == "researcher":                            # faces blurred (app/shared_media.py)
+        path = deidentified_png(layout.result(recording.folder), name, path, layout.video(recording.folder))
     return FileResponse(path, media_type="image/png")
 
