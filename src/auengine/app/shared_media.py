@@ -42,18 +42,20 @@ def deidentified_png(result: Path, name: str, path: Path, video: Path | None) ->
 
 def _thumbnail_landmarks(result: Path, frame: int, width: int, video: Path | None) -> np.ndarray | None:
     """(68, 2) landmarks of ``frame`` scaled to a thumbnail ``width`` px wide, or None (unknown)."""
-    import cv2
     import pandas as pd
 
     from ..columns import LANDMARK_COLUMNS
+    from ..errors import InputError
+    from ..io.video import probe
 
     frames_csv = result / "frames.csv"
     if video is None or not frames_csv.is_file():
         return None
     table = pd.read_csv(frames_csv, usecols=lambda c: c in set(LANDMARK_COLUMNS))
-    capture = cv2.VideoCapture(str(video))
-    video_width = capture.get(cv2.CAP_PROP_FRAME_WIDTH)
-    capture.release()
+    try:
+        video_width = probe(video).width
+    except InputError:
+        return None
     if frame >= len(table) or list(table.columns) != LANDMARK_COLUMNS or not video_width:
         return None
     values = table.iloc[frame].to_numpy(float)
