@@ -109,7 +109,7 @@ def test_plugs_into_subject_wise_cross_validation():
 
 
 def test_smooth_l1_and_best_k():
-    assert smooth_l1(np.array([0.0, 3.0]), np.array([0.5, 0.0])) == pytest.approx((0.125 + 2.5) / 2)
+    assert smooth_l1(np.array([0.0, 3.0]) - np.array([0.5, 0.0])).mean() == pytest.approx((0.125 + 2.5) / 2)
     sweep = pd.DataFrame({"k": [1, 2, 3, 4], "loss": [0.9, 0.45, 0.5, 0.4], "loss_std": [0.1, 0.1, 0.1, 0.1],
                           "n_folds": 4})
     assert best_k(sweep, "min") == 4

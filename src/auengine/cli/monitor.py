@@ -8,6 +8,8 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import options
+
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Monitor SOURCE with a bundle until it ends or SIGINT/SIGTERM."""
@@ -58,9 +60,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
     """Register `monitor` on the subcommand parser."""
-    from ..faces.detect import DETECTORS
-    from ..faces.landmarks import LANDMARKERS
-
     mo = sub.add_parser("monitor", parents=[common], help="watch a camera, stream or video file; raise pain alarms")
     mo.add_argument("source", help="camera index (0) or device (/dev/video0), stream URL (rtsp://, http://) "
                                    "or video file")
@@ -91,6 +90,5 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     mo.add_argument("--detect-every", type=int, default=30, help="detector every N frames, tracking between (30)")
     mo.add_argument("--sync-detect", action="store_true",
                     help="re-detect inside the frame step as `score` does (default: in a thread for real-time sources)")
-    mo.add_argument("--detector", default="auto", choices=DETECTORS.names())
-    mo.add_argument("--landmarks", default="dlib", choices=LANDMARKERS.names())
+    options.add_face_options(mo)
     mo.set_defaults(func=cmd_monitor)

@@ -96,6 +96,8 @@ class Worker:
         work = self.layout.work / f"job{job.id}-try{job.attempts}-{uuid.uuid4().hex[:6]}"
         work.mkdir(parents=True)
         total = count_frames(video)
+        # the total is stored before scoring starts: a job faster than the first heartbeat still has it
+        queue.heartbeat(db, job.id, self.name, 0, total, self.settings.lease_s)
         request = ScoringRequest(str(video), str(self.layout.models / recording.model.folder), str(work),
                                  str(epochs) if epochs.is_file() else None, self.settings.min_confidence,
                                  self.settings.threads)
