@@ -131,3 +131,42 @@ def test_alarm_sent_by_the_monitor_client_reaches_an_open_stream(service, tmp_pa
         cookies.close()
     finally:
         server.stop()
+
+
+def test_monitor_cli_with_serve_stores_its_session(service, tmp_path, media_dir, tiny_bundle):
+    """`auengine monitor FILE --fast --serve URL --bed B --token-file F` against a live app: the session is stored."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+    import numpy as np
+
+    image = cv2.imread(str(media_dir / "single_face.jpg"))
+    image = cv2.resize(image, (320, round(320 * image.shape[0] / image.shape[1])))
+    clip = tmp_path / "face.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, image.shape[1::-1])
+    for i in range(40):
+        writer.write(np.roll(image, int(3 * np.sin(i / 5)), axis=1))
+    writer.release()
+    token_file = tmp_path / "token"
+    token_file.write_text(service.tokens["nurse"] + "\n")
+    service.app.state.db.engine.dispose()
+    server = Server(service.data)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+        done = subprocess.run([sys.executable, "-m", "auengine.cli", "monitor", str(clip), "--fast", "--bundle",
+                               str(tiny_bundle), "--out", str(tmp_path / "bed7_run"), "--serve", server.url,
+                               "--bed", "bed 7", "--token-file", str(token_file), "--threshold", "-1",
+                               "--warmup", "1", "--min-duration", "1", "--smooth", "0.5"],
+                              env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        server.stop()
+    rows = stored(service, "bed 7")
+    assert {s for _, s, _ in rows} == {"bed7_run"}
+    events = [i for _, _, i in rows if i["kind"] == "event"]
+    assert events[0]["event"] == "start" and events[-1]["event"] == "stop"
+    assert [e["state"] for e in events if e["event"] == "state"] == ["calibrating", "ok", "pain"]
+    assert [i["t_s"] for _, _, i in rows if i["kind"] == "point"] == [0, 1, 2, 3]
