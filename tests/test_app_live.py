@@ -77,7 +77,8 @@ def test_pages_and_stream_need_login_and_show_the_alarm(service):
         assert client.get(path, follow_redirects=False).headers.get("location") == "/login", path
     client.post("/api/monitor/nicu-4/events", json=batch(POINT, ALARM), headers=service.headers("nurse"))
     login(client, "researcher")                             # readers may watch
-    assert "nicu-4" in client.get("/beds").text and 'href="/beds"' in client.get("/beds").text
+    beds = client.get("/beds").text
+    assert '<a href="/beds/nicu-4">nicu-4</a></td><td>2</td>' in beds and 'href="/beds"' in beds
     page = client.get("/beds/nicu-4")
     assert page.status_code == 200 and '/static/bed.js' in page.text and "<script>" not in page.text
     assert client.get("/static/bed.js").status_code == 200

@@ -43,7 +43,7 @@ def last_id(db: DbSession, bed: str) -> int:
 
 
 def list_beds(db: DbSession) -> list[dict]:
-    """Every bed that posted: name, items, last received (UTC), newest first."""
+    """Every bed that posted: name, count (items stored), last (received, UTC), newest first."""
     rows = db.execute(select(MonitorItem.bed, func.count(), func.max(MonitorItem.received_at))
                       .group_by(MonitorItem.bed).order_by(func.max(MonitorItem.received_at).desc()))
-    return [{"bed": bed, "items": n, "last": last} for bed, n, last in rows]
+    return [{"bed": bed, "count": n, "last": last} for bed, n, last in rows]
