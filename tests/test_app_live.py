@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import pytest
@@ -127,8 +128,17 @@ def test_alarm_sent_by_the_monitor_client_reaches_an_open_stream(service, tmp_pa
         sender.close()
         alarms = [(t, i) for t, i in received if i["kind"] == "event" and i["state"] == "pain"]
         assert alarms, f"no alarm on the stream; sender {sender.stats()}"
-        assert alarms[0][0] - sent_at < 1.0, alarms[0][0] - sent_at
+        # pushed while the 8 s stream is open (not at its end; the server polls every 0.25 s);
+        # the bound is loose because the test machine is shared
+        assert alarms[0][0] - sent_at < 3.0, alarms[0][0] - sent_at
         assert sender.stats()["sent"] == 1 and sender.dropped == 0
+        # an open page does not hold up shutdown (a stream lasts up to 60 s otherwise)
+        with cookies.stream("GET", "/beds/nicu-4/stream", timeout=90) as response:
+            next(response.iter_lines())
+            stopped_at = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(60)
+            assert time.monotonic() - stopped_at < 20
         cookies.close()
     finally:
         server.stop()

@@ -2,7 +2,8 @@
 
 The contract is docs/monitor.md "Live page". A stream lives at most ``STREAM_S`` seconds and
 polls the database every ``POLL_S`` seconds; the browser's EventSource reconnects by itself
-(``retry``) and resumes after the last item it saw (``Last-Event-ID``).
+(``retry``) and resumes after the last item it saw (``Last-Event-ID``). Streams end when
+the server shuts down (``app.state.stopping``), so a SIGTERM is not held up by open pages.
 """
 from __future__ import annotations
 
@@ -87,10 +88,12 @@ async def bed_stream(request: Request, bed: str, after: int | None = None, secon
     cursor = await run_in_threadpool(_start_after, request, bed, after)
     ends = time.monotonic() + min(max(seconds, 0.1), STREAM_S)
 
+    stopping = getattr(request.app.state, "stopping", lambda: False)     # set by `auengine serve`
+
     async def messages():
         nonlocal cursor
         yield "retry: 1000\n\n"
-        while time.monotonic() < ends and not await request.is_disconnected():
+        while time.monotonic() < ends and not stopping() and not await request.is_disconnected():
             found = await run_in_threadpool(_poll, request, bed, cursor)
             if found:
                 cursor = found[-1][0]
