@@ -54,6 +54,12 @@ def test_posted_items_stored_once(service):
     assert [(s, i["kind"]) for _, s, i in rows] == [("bed1_today", "event"), ("bed1_today", "point"),
                                                     ("later", "event")]
     assert rows[0][2] == ALARM
+    # reviewable afterwards, by any logged-in user
+    reader = service.headers("researcher")
+    sessions = client.get("/api/monitor/nicu-4/sessions", headers=reader).json()
+    assert sorted((s["session"], s["count"]) for s in sessions) == [("bed1_today", 2), ("later", 1)]
+    assert client.get("/api/monitor/nicu-4/sessions/bed1_today", headers=reader).json()["items"] == [ALARM, POINT]
+    assert client.get("/api/monitor/nicu-4/sessions/nope", headers=reader).status_code == 404
 
 
 def test_posting_refused_without_rights_or_bad_body(service):

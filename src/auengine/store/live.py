@@ -47,3 +47,18 @@ def list_beds(db: DbSession) -> list[dict]:
     rows = db.execute(select(MonitorItem.bed, func.count(), func.max(MonitorItem.received_at))
                       .group_by(MonitorItem.bed).order_by(func.max(MonitorItem.received_at).desc()))
     return [{"bed": bed, "count": n, "last": last} for bed, n, last in rows]
+
+
+def list_sessions(db: DbSession, bed: str) -> list[dict]:
+    """A bed's sessions (recordings of one monitor run): session, count, first and last received (UTC), newest first."""
+    rows = db.execute(select(MonitorItem.session, func.count(), func.min(MonitorItem.received_at),
+                             func.max(MonitorItem.received_at)).where(MonitorItem.bed == bed)
+                      .group_by(MonitorItem.session).order_by(func.max(MonitorItem.received_at).desc()))
+    return [{"session": s, "count": n, "first": first, "last": last} for s, n, first, last in rows]
+
+
+def session_items(db: DbSession, bed: str, session: str) -> list[dict]:
+    """Every item of one session, in the order received."""
+    rows = db.scalars(select(MonitorItem.data).where(MonitorItem.bed == bed, MonitorItem.session == session)
+                      .order_by(MonitorItem.id))
+    return [json.loads(data) for data in rows]

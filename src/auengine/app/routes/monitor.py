@@ -103,3 +103,18 @@ async def bed_stream(request: Request, bed: str, after: int | None = None, secon
                 await asyncio.sleep(POLL_S)
 
     return StreamingResponse(messages(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/monitor/{bed}/sessions")
+def bed_sessions(bed: str, user: User = Depends(reader), db=Depends(get_db)):
+    """The bed's stored sessions, newest first (to review one afterwards)."""
+    return live.list_sessions(db, _check_bed(bed))
+
+
+@router.get("/api/monitor/{bed}/sessions/{session}")
+def bed_session(bed: str, session: str, user: User = Depends(reader), db=Depends(get_db)):
+    """Every item of one session (events and per-second points), in the order received."""
+    items = live.session_items(db, _check_bed(bed), session)
+    if not items:
+        raise HTTPException(404, f"bed {bed!r} has no session {session!r}")
+    return {"bed": bed, "session": session, "items": items}
