@@ -36,7 +36,7 @@ def wants_json(request: Request) -> bool:
 
 def create_app(settings: AppSettings) -> FastAPI:
     """The app for one data folder; migrations are applied here, before the first request."""
-    from .routes import admin, agreement, api, exports, imports, media, pages, session
+    from .routes import admin, agreement, api, exports, imports, media, monitor, pages, session
 
     app = FastAPI(title="auengine review service", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -75,7 +75,7 @@ def create_app(settings: AppSettings) -> FastAPI:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return _error(request, 422, details)
 
-    for module in (session, pages, media, exports, admin, agreement, imports, api):
+    for module in (session, pages, media, exports, admin, agreement, imports, api, monitor):
         app.include_router(module.router)
     return app
 

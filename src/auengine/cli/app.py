@@ -118,7 +118,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"auengine serve: http://{args.host}:{args.port}/ (data {settings.data}, {workers} scoring worker(s)"
           f"{', Ray ' + args.ray_address if args.ray_address else ''}, pids {pool.pids()})", file=sys.stderr)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                               access_log=False))
+        app.state.stopping = lambda: server.should_exit     # live streams (/beds/{bed}/stream) end on shutdown
+        server.run()
     finally:
         pool.stop()
     return 0

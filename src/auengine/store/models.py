@@ -180,3 +180,21 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(128))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class MonitorItem(Base):
+    """One item a bedside monitor posted (docs/monitor.md "Live page"): an event or a per-second point.
+
+    ``key`` (kind, event, time, t_s) is unique per (bed, session), so a batch sent twice is stored once.
+    """
+
+    __tablename__ = "monitor_items"
+    __table_args__ = (UniqueConstraint("bed", "session", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bed: Mapped[str] = mapped_column(String(64), index=True)
+    session: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(200))
+    data: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,189 @@
+"""Live page of the review app (issue 18): monitor items posted, stored once, streamed to a bed's page."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+from app_support import Server, login, make_service  # noqa: E402
+
+ALARM = {"kind": "event", "event": "state", "time": "2026-12-02T15:14:58.512+00:00", "t_s": 63.4,
+         "state": "pain", "previous": "ok", "intensity": 4.1, "reason": "intensity >= 2.5 for 3.0 s"}
+POINT = {"kind": "point", "time": "2026-12-02T15:14:58.700+00:00", "t_s": 63, "frames": 30, "face_frames": 30,
+         "dropped": 0, "intensity_mean": 3.9, "intensity_max": 4.2, "intensity_smooth": 4.1, "state": "pain",
+         "calibrating": 0, "latency_ms_p95": 41.2}
+
+
+def batch(*items, bed="nicu-4", session="bed1_today"):
+    return {"version": 1, "bed": bed, "session": session, "sent_at": "2026-12-02T15:14:58.880+00:00",
+            "items": list(items)}
+
+
+@pytest.fixture
+def service(tmp_path, app_phantom):
+    made = make_service(tmp_path, app_phantom)
+    yield made
+    made.app.state.db.engine.dispose()
+
+
+def stored(service, bed="nicu-4"):
+    from auengine.store import live
+
+    with service.app.state.db.session() as db:
+        return live.items_after(db, bed)
+
+
+def sse_items(text: str) -> list[dict]:
+    return [item for line in text.splitlines() if line.startswith("data: ")
+            for item in json.loads(line[6:])["items"]]
+
+
+def test_posted_items_stored_once(service):
+    client = service.client
+    first = client.post("/api/monitor/nicu-4/events", json=batch(ALARM, POINT), headers=service.headers("nurse"))
+    assert first.status_code == 200 and first.json() == {"stored": 2, "received": 2}
+    again = client.post("/api/monitor/nicu-4/events", json=batch(ALARM, POINT, ALARM), headers=service.headers("admin"))
+    assert again.json() == {"stored": 0, "received": 3}
+    other = client.post("/api/monitor/nicu-4/events", json=batch(ALARM, session="later"),
+                        headers=service.headers("nurse"))
+    assert other.json()["stored"] == 1                      # same event in another session is another item
+    rows = stored(service)
+    assert [(s, i["kind"]) for _, s, i in rows] == [("bed1_today", "event"), ("bed1_today", "point"),
+                                                    ("later", "event")]
+    assert rows[0][2] == ALARM
+    # reviewable afterwards, by any logged-in user
+    reader = service.headers("researcher")
+    sessions = client.get("/api/monitor/nicu-4/sessions", headers=reader).json()
+    assert sorted((s["session"], s["count"]) for s in sessions) == [("bed1_today", 2), ("later", 1)]
+    assert client.get("/api/monitor/nicu-4/sessions/bed1_today", headers=reader).json()["items"] == [ALARM, POINT]
+    assert client.get("/api/monitor/nicu-4/sessions/nope", headers=reader).status_code == 404
+
+
+def test_posting_refused_without_rights_or_bad_body(service):
+    client = service.client
+    assert client.post("/api/monitor/nicu-4/events", json=batch(ALARM)).status_code == 401
+    assert client.post("/api/monitor/nicu-4/events", json=batch(ALARM),
+                       headers={"Authorization": "Bearer aue_wrong"}).status_code == 401
+    assert client.post("/api/monitor/nicu-4/events", json=batch(ALARM),
+                       headers=service.headers("researcher")).status_code == 403
+    nurse = service.headers("nurse")
+    assert client.post("/api/monitor/nicu-5/events", json=batch(ALARM), headers=nurse).status_code == 400
+    assert client.post("/api/monitor/nicu-4/events", json={**batch(ALARM), "version": 2},
+                       headers=nurse).status_code == 400
+    assert client.post("/api/monitor/nicu-4/events", json=batch({"kind": "x"}), headers=nurse).status_code == 400
+    assert client.post("/api/monitor/nicu-4/events", json=batch(), headers=nurse).status_code == 422
+    assert stored(service) == []
+
+
+def test_pages_and_stream_need_login_and_show_the_alarm(service):
+    client = service.client
+    for path in ("/beds", "/beds/nicu-4", "/beds/nicu-4/stream"):
+        assert client.get(path, follow_redirects=False).headers.get("location") == "/login", path
+    client.post("/api/monitor/nicu-4/events", json=batch(POINT, ALARM), headers=service.headers("nurse"))
+    login(client, "researcher")                             # readers may watch
+    beds = client.get("/beds").text
+    assert '<a href="/beds/nicu-4">nicu-4</a></td><td>2</td>' in beds and 'href="/beds"' in beds
+    page = client.get("/beds/nicu-4")
+    assert page.status_code == 200 and '/static/bed.js' in page.text and "<script>" not in page.text
+    assert client.get("/static/bed.js").status_code == 200
+    stream = client.get("/beds/nicu-4/stream?seconds=0.5")
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    items = sse_items(stream.text)
+    assert [i["kind"] for i in items] == ["point", "event"] and items[1]["state"] == "pain"
+    assert items[1]["session"] == "bed1_today"
+    last = int([line for line in stream.text.splitlines() if line.startswith("id: ")][-1][4:])
+    resumed = client.get("/beds/nicu-4/stream?seconds=0.3", headers={"Last-Event-ID": str(last)})
+    assert sse_items(resumed.text) == []
+
+
+def test_alarm_sent_by_the_monitor_client_reaches_an_open_stream(service, tmp_path):
+    """A live server: the page's stream is open, the monitor's LiveSender posts an alarm, it arrives within a second."""
+    import threading
+
+    import httpx
+
+    from auengine.monitor.live import LiveSender
+
+    token = service.tokens["nurse"]
+    service.app.state.db.engine.dispose()
+    server = Server(service.data)
+    try:
+        cookies = httpx.Client(base_url=server.url)
+        login(cookies, "nurse")
+        received: list[tuple[float, dict]] = []
+
+        def watch():
+            with cookies.stream("GET", "/beds/nicu-4/stream?seconds=8", timeout=15) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        for item in json.loads(line[6:])["items"]:
+                            received.append((time.monotonic(), item))
+                            if item.get("state") == "pain" and item["kind"] == "event":
+                                return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        time.sleep(1.0)                                     # the stream is open before the alarm is raised
+        sender = LiveSender(server.url, "nicu-4", "bed1_today", token=token)
+        sent_at = time.monotonic()
+        sender.send(ALARM, urgent=True)
+        watcher.join(10)
+        sender.close()
+        alarms = [(t, i) for t, i in received if i["kind"] == "event" and i["state"] == "pain"]
+        assert alarms, f"no alarm on the stream; sender {sender.stats()}"
+        # pushed while the 8 s stream is open (not at its end; the server polls every 0.25 s);
+        # the bound is loose because the test machine is shared
+        assert alarms[0][0] - sent_at < 3.0, alarms[0][0] - sent_at
+        assert sender.stats()["sent"] == 1 and sender.dropped == 0
+        # an open page does not hold up shutdown (a stream lasts up to 60 s otherwise)
+        with cookies.stream("GET", "/beds/nicu-4/stream", timeout=90) as response:
+            next(response.iter_lines())
+            stopped_at = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(60)
+            assert time.monotonic() - stopped_at < 20
+        cookies.close()
+    finally:
+        server.stop()
+
+
+def test_monitor_cli_with_serve_stores_its_session(service, tmp_path, media_dir, tiny_bundle):
+    """`auengine monitor FILE --fast --serve URL --bed B --token-file F` against a live app: the session is stored."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+    import numpy as np
+
+    image = cv2.imread(str(media_dir / "single_face.jpg"))
+    image = cv2.resize(image, (320, round(320 * image.shape[0] / image.shape[1])))
+    clip = tmp_path / "face.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, image.shape[1::-1])
+    for i in range(40):
+        writer.write(np.roll(image, int(3 * np.sin(i / 5)), axis=1))
+    writer.release()
+    token_file = tmp_path / "token"
+    token_file.write_text(service.tokens["nurse"] + "\n")
+    service.app.state.db.engine.dispose()
+    server = Server(service.data)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+        done = subprocess.run([sys.executable, "-m", "auengine.cli", "monitor", str(clip), "--fast", "--bundle",
+                               str(tiny_bundle), "--out", str(tmp_path / "bed7_run"), "--serve", server.url,
+                               "--bed", "bed 7", "--token-file", str(token_file), "--threshold", "-1",
+                               "--warmup", "1", "--min-duration", "1", "--smooth", "0.5"],
+                              env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        server.stop()
+    rows = stored(service, "bed 7")
+    assert {s for _, s, _ in rows} == {"bed7_run"}
+    events = [i for _, _, i in rows if i["kind"] == "event"]
+    assert events[0]["event"] == "start" and events[-1]["event"] == "stop"
+    assert [e["state"] for e in events if e["event"] == "state"] == ["calibrating", "ok", "pain"]
+    assert [i["t_s"] for _, _, i in rows if i["kind"] == "point"] == [0, 1, 2, 3]
