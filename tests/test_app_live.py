@@ -116,7 +116,7 @@ def test_alarm_sent_by_the_monitor_client_reaches_an_open_stream(service, tmp_pa
         received: list[tuple[float, dict]] = []
 
         def watch():
-            with cookies.stream("GET", "/beds/nicu-4/stream?seconds=8", timeout=15) as response:
+            with cookies.stream("GET", "/beds/nicu-4/stream?seconds=30", timeout=40) as response:
                 for line in response.iter_lines():
                     if line.startswith("data: "):
                         for item in json.loads(line[6:])["items"]:
@@ -128,23 +128,19 @@ def test_alarm_sent_by_the_monitor_client_reaches_an_open_stream(service, tmp_pa
         watcher.start()
         time.sleep(1.0)                                     # the stream is open before the alarm is raised
         sender = LiveSender(server.url, "nicu-4", "bed1_today", token=token)
-        sent_at = time.monotonic()
         sender.send(ALARM, urgent=True)
-        watcher.join(10)
+        watcher.join(15)                # the stream stays open 30 s: a watcher done by now got a pushed alarm
         sender.close()
         alarms = [(t, i) for t, i in received if i["kind"] == "event" and i["state"] == "pain"]
         assert alarms, f"no alarm on the stream; sender {sender.stats()}"
-        # pushed while the 8 s stream is open (not at its end; the server polls every 0.25 s);
-        # the bound is loose because the test machine is shared
-        assert alarms[0][0] - sent_at < 3.0, alarms[0][0] - sent_at
+        assert not watcher.is_alive()   # pushed while the stream is open, not when it ends
         assert sender.stats()["sent"] == 1 and sender.dropped == 0
         # an open page does not hold up shutdown (a stream lasts up to 60 s otherwise)
         with cookies.stream("GET", "/beds/nicu-4/stream", timeout=90) as response:
             next(response.iter_lines())
-            stopped_at = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            server.process.wait(60)
-            assert time.monotonic() - stopped_at < 20
+            server.process.wait(30)     # raises if the server waits for the stream (which lasts 60 s)
+            assert server.process.returncode is not None
         cookies.close()
     finally:
         server.stop()
