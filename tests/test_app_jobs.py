@@ -61,7 +61,7 @@ def _check_published_once(data: Path, rid: int, folder_count: int) -> None:
 
 @pytest.fixture
 def long_phantom(app_phantom, tmp_path):
-    return long_video(app_phantom[1][0], tmp_path / "long.mp4", repeats=16)      # 480 frames, to kill mid-job
+    return long_video(app_phantom[1][0], tmp_path / "long.mp4", repeats=64)      # 1920 frames, to kill mid-job
 
 
 def test_worker_killed_mid_job_is_taken_over_and_completes_once(tmp_path, app_phantom, long_phantom):
@@ -72,7 +72,7 @@ def test_worker_killed_mid_job_is_taken_over_and_completes_once(tmp_path, app_ph
         rid = _upload(server.url, tokens["nurse"], long_phantom)["id"]
         wait_for(lambda: _status(server.url, tokens["nurse"], rid)["frames_done"] >= 20, 300, what="frames scored")
         (_, status, attempts, worker, done, _), = _jobs(data)
-        assert status == "running" and attempts == 1 and 20 <= done < 480
+        assert status == "running" and attempts == 1 and 20 <= done < 1920
         os.kill(int(worker.split(":")[1]), signal.SIGKILL)           # the worker dies mid-job
         final = wait_for(lambda: (s := _status(server.url, tokens["nurse"], rid))["status"] == "done" and s, 400,
                          what="job done after the worker was killed")
@@ -80,7 +80,7 @@ def test_worker_killed_mid_job_is_taken_over_and_completes_once(tmp_path, app_ph
         assert attempts == 2 and worker2 != worker                   # taken over by the restarted worker
         folder = next((data / "recordings").iterdir())
         assert n_epochs == len(pd.read_csv(folder / "result" / "epochs.csv")) == final["summary"]["epochs"] > 0
-        assert final["frames_total"] == final["summary"]["frames"] == 480
+        assert final["frames_total"] == final["summary"]["frames"] == 1920
         _check_published_once(data, rid, 1)
     finally:
         server.stop()
