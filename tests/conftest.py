@@ -83,6 +83,17 @@ def app_phantom(tmp_path_factory):
     return table, sorted((folder / "phantom" / "videos").glob("*.mp4")), bundle
 
 
+@pytest.fixture
+def service(tmp_path, app_phantom):
+    """A review app on SQLite with users and a registered model (test_app_api.py overrides it per database)."""
+    pytest.importorskip("fastapi")
+    from app_support import make_service
+
+    made = make_service(tmp_path, app_phantom)
+    yield made
+    made.app.state.db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A throwaway PostgreSQL server for the session; skipped when the machine has no PostgreSQL binaries."""

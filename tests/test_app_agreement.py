@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-from app_support import login, make_service  # noqa: E402
-
-
-@pytest.fixture
-def service(tmp_path, app_phantom):
-    made = make_service(tmp_path, app_phantom)
-    yield made
-    made.app.state.db.engine.dispose()
+from app_support import login  # noqa: E402
 
 
 def _scored(service) -> tuple[int, list[dict]]:

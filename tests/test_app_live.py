@@ -8,7 +8,7 @@ import time
 import pytest
 
 pytest.importorskip("fastapi")
-from app_support import Server, login, make_service  # noqa: E402
+from app_support import Server, login  # noqa: E402
 
 ALARM = {"kind": "event", "event": "state", "time": "2026-12-02T15:14:58.512+00:00", "t_s": 63.4,
          "state": "pain", "previous": "ok", "intensity": 4.1, "reason": "intensity >= 2.5 for 3.0 s"}
@@ -20,13 +20,6 @@ POINT = {"kind": "point", "time": "2026-12-02T15:14:58.700+00:00", "t_s": 63, "f
 def batch(*items, bed="nicu-4", session="bed1_today"):
     return {"version": 1, "bed": bed, "session": session, "sent_at": "2026-12-02T15:14:58.880+00:00",
             "items": list(items)}
-
-
-@pytest.fixture
-def service(tmp_path, app_phantom):
-    made = make_service(tmp_path, app_phantom)
-    yield made
-    made.app.state.db.engine.dispose()
 
 
 def stored(service, bed="nicu-4"):

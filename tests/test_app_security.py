@@ -6,14 +6,7 @@ import re
 import pytest
 
 pytest.importorskip("fastapi")
-from app_support import PASSWORD, login, make_service  # noqa: E402
-
-
-@pytest.fixture
-def service(tmp_path, app_phantom):
-    made = make_service(tmp_path, app_phantom)
-    yield made
-    made.app.state.db.engine.dispose()
+from app_support import PASSWORD, login  # noqa: E402
 
 
 def _routes(app):
