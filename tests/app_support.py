@@ -161,6 +161,14 @@ class Server:
             os.killpg(self.process.pid, sig)
         self.process.wait(30)
 
+    def diagnosis(self) -> str:
+        """The server's thread stacks (SIGUSR1) and the tail of its log, for a failure message."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGUSR1)
+            time.sleep(1)
+        self.log.flush()
+        return (self.data / f"server-{self.port}.log").read_text(errors="replace")[-6000:]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.kill(signal.SIGTERM)

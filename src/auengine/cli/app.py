@@ -95,6 +95,9 @@ def cmd_models_add(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import faulthandler
+    import signal
+
     import uvicorn
 
     from ..app.factory import AppSettings, create_app
@@ -106,6 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = AppSettings(Path(args.data).resolve(), args.db, int(args.max_upload_mb * 1024 ** 2),
                            secure_cookies=args.secure_cookies)
     app = create_app(settings)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack to stderr
     with app.state.db.session() as session:                 # leftovers of a crash: never listed, removed now
         removed = DataLayout(settings.data).clean_partial(records.all_folders(session))
     if removed:
