@@ -7,13 +7,15 @@ therefore unchanged by in-plane rotation, translation and image scale.
 
 intensity = 5 * clip((measure - neutral) * direction / span, 0, 1)
 
-``neutral`` is the measurement on a resting face: the average infant face of the
-phantom by default, or a per-subject calibration on its least active frames
-(``neutral="auto"``), because infant faces differ from adults' and from each other.
+``neutral`` is the measurement on a resting face: a per-subject calibration on its least
+active frames (``"auto"``), the person's own resting landmarks, or a population reference
+face (``"infant"``, ``"adult"``; au/reference.py, derived from real annotations) whose spans
+are widened to that population's spread of resting faces. Spans and cross-effects are data
+(resources/reference_faces.json), not the phantom's code.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -21,26 +23,14 @@ import pandas as pd
 from ..columns import au_column
 from ..errors import InputError
 from ..face_geometry import as_landmarks, face_coordinates
+from .reference import POPULATIONS, AUModel, au_model, reference
 
 MAX_INTENSITY = 5.0
 #: with neutral="auto", each AU is taken to rest in at least this share of a subject's frames
 REST_QUANTILE = 0.1
-
-# Spans (units of s, change at intensity 5) and cross-effects. Spans are the full-intensity
-# displacements of the phantom's AU model (phantom/face.py), so the phantom's scale and
-# this one agree; on other faces intensities are relative to them. A cross-effect is how
-# far one AU moves another AU's measurement at full intensity; it is subtracted so that,
-# e.g., AU4's lowering of the inner brows does not hide AU1.
-SPANS = {"AU1": 0.24, "AU2": 0.24, "AU4": 0.214, "AU6": 0.048, "AU7": 0.083, "AU9": 0.107, "AU10": 0.186,
-         "AU12": 0.131, "AU20": 0.167, "AU25": 0.155, "AU26": 0.19, "AU27": 0.38}
-CROSS = {
-    ("AU4", "inner_brow_height"): -0.143, ("AU4", "outer_brow_height"): -0.06,
-    ("AU6", "lower_lid_depth"): -0.019, ("AU6", "eye_aperture"): -0.019, ("AU7", "eye_aperture"): -0.131,
-    ("AU9", "upper_lip_height"): 0.036, ("AU10", "lip_gap"): 0.024,
-    ("AU27", "lip_corner_height"): -0.167, ("AU27", "mouth_width"): -0.143, ("AU27", "lip_gap"): 0.69,
-    ("AU12", "mouth_width"): 0.214,
-}
-AU43_CLOSED = 0.96                         # share of the eye aperture that closes at AU43 = 5
+#: fewer frames than this in a group: "auto" cannot estimate a resting face and uses the population's
+MIN_AUTO_FRAMES = 20
+NEUTRAL_MODES = ("auto", "infant", "adult", "none")
 OUTPUT_AUS = ["AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU20", "AU25", "AU26", "AU27", "AU43"]
 
 #: how well landmarks alone see each AU (recorded in the table's attrs and in docs/aus.md)
@@ -84,22 +74,14 @@ def measurements(landmarks: np.ndarray) -> pd.DataFrame:
     })
 
 
-@lru_cache(maxsize=1)
 def default_neutral() -> pd.Series:
-    """Measurements of the phantom's average infant face at rest (all identity factors 1)."""
-    from ..phantom.face import neutral_landmarks
-    from ..phantom.identity import Identity
-
-    mean_face = Identity(**{name: 1.0 for name in (
-        "face_width", "chin_length", "cranium", "eye_spacing", "eye_size", "eye_height", "brow_height",
-        "brow_thickness", "nose_length", "nose_width", "mouth_width", "mouth_height", "lip_thickness",
-        "cheek_fullness")}, skin_tone=0.5, skin=(200, 150, 120), hair_style="none", hair=(0, 0, 0),
-        iris=(0, 0, 0), brow=(0, 0, 0), lips=(0, 0, 0), seed=0)
-    return measurements(neutral_landmarks(mean_face)).iloc[0]
+    """Resting measurements of the infant reference face (real infants at rest)."""
+    return reference("infant").neutral
 
 
 def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
-                                  rest_quantile: float | None = None, rest_of=None) -> pd.DataFrame:
+                                  rest_quantile: float | None = None, rest_of=None,
+                                  model: AUModel | None = None) -> pd.DataFrame:
     """AU intensities (N rows, AU01_r...) from measurements and a neutral (resting) face.
 
     AUs are read in an order where each one's measurement is corrected for the AUs
@@ -108,8 +90,11 @@ def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
     AU20, AU25). With ``rest_quantile`` (frames of one subject), each AU's raw value
     is shifted so that this quantile of its frames reads 0: the subject's own rest.
     ``rest_of`` (a callable ``rest_of(au, raw) -> offset``, for online use: monitor/neutral.py)
-    instead gives the offset of each AU's raw fraction (N,) from outside.
+    instead gives the offset of each AU's raw fraction (N,) from outside. ``model`` gives the
+    spans and cross-effects (default: the one-face AU model, for a face's own resting face).
     """
+    model = model or au_model()
+    spans, cross = model.spans, model.cross
     delta = measured - neutral
     f: dict[str, np.ndarray] = {}   # fractions of full intensity, 0-1
 
@@ -122,19 +107,19 @@ def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
 
     def read(au: str, measurement: str, direction: float = 1.0) -> None:
         change = delta[measurement].to_numpy(dtype=float).copy()
-        for (other, name), effect in CROSS.items():
+        for (other, name), effect in cross.items():
             if name == measurement and other in f:
                 change -= effect * f[other]
-        f[au] = settle(direction * change / SPANS[au], au)
+        f[au] = settle(direction * change / spans[au], au)
 
     read("AU4", "brow_gap", -1)
     read("AU1", "inner_brow_height")
     read("AU2", "outer_brow_height")
     read("AU6", "cheek_height")
     read("AU7", "lower_lid_depth", -1)
-    rest = (neutral["eye_aperture"] + CROSS[("AU7", "eye_aperture")] * f["AU7"]
-            + CROSS[("AU6", "eye_aperture")] * f["AU6"])                     # aperture before closing
-    f["AU43"] = settle((1 - measured["eye_aperture"].to_numpy(dtype=float) / rest) / AU43_CLOSED, "AU43")
+    rest = (neutral["eye_aperture"] + cross[("AU7", "eye_aperture")] * f["AU7"]
+            + cross[("AU6", "eye_aperture")] * f["AU6"])                     # aperture before closing
+    f["AU43"] = settle((1 - measured["eye_aperture"].to_numpy(dtype=float) / rest) / model.au43_closed, "AU43")
     read("AU9", "ala_height")
     read("AU10", "upper_lip_height")
     read("AU27", "jaw_drop")
@@ -145,31 +130,73 @@ def intensities_from_measurements(measured: pd.DataFrame, neutral: pd.Series,
     return pd.DataFrame({au_column(au): MAX_INTENSITY * f[au] + 0.0 for au in OUTPUT_AUS}, index=measured.index)
 
 
-def au_from_landmarks(landmarks: np.ndarray, *, neutral=None) -> pd.DataFrame:
+def au_from_landmarks(landmarks: np.ndarray, *, neutral="auto", population: str | None = None) -> pd.DataFrame:
     """AU intensities 0-5 from landmarks.
 
     Parameters
     ----------
     landmarks : ndarray, shape (N, 68, 2) or (68, 2)
         Pixel (x, y), iBUG order, one face per row (frames of one subject for "auto").
-    neutral : None, "auto", or ndarray (68, 2) / (K, 68, 2)
-        None: the average infant face; "auto": per-subject calibration on these frames,
-        each AU's least active 10 % reading 0; landmarks: the subject's resting
-        face(s) (median of K).
+    neutral : "auto", "infant", "adult", "none", or ndarray (68, 2) / (K, 68, 2)
+        "auto": per-subject calibration on these frames, each AU's least active 10 % reading 0;
+        with fewer than MIN_AUTO_FRAMES frames, the population reference of the faces' age
+        group instead (a UserWarning and ``attrs["neutral"]`` say so). "infant" / "adult": that
+        population's reference face. "none": the infant reference's resting face on the one-face
+        spans, uncalibrated (for comparison; real faces read high). Landmarks: the person's own
+        resting face(s) (median of K). None means "none".
+    population : "infant", "adult" or None
+        The age group for "auto"'s base and fallback; None: from the infant-face check.
 
     Returns
     -------
     DataFrame, N rows, columns AU01_r, AU02_r, AU04_r, ... AU43_r (12 Table I AUs and
-    AU26). ``attrs`` holds the backend name and each AU's reliability note.
+    AU26). ``attrs`` holds the backend name, each AU's reliability note and
+    ``attrs["neutral"]``: what resting face and spans were used, and why.
     """
-    measured = measurements(landmarks)
-    if neutral is None or (isinstance(neutral, str) and neutral == "auto"):
-        table = intensities_from_measurements(measured, default_neutral(),
-                                              REST_QUANTILE if neutral is not None else None)
+    points = as_landmarks(landmarks)
+    measured = measurements(points)
+    mode = "none" if neutral is None else neutral
+    if isinstance(mode, str):
+        if mode not in NEUTRAL_MODES:
+            raise InputError(f"neutral must be one of {', '.join(NEUTRAL_MODES)} or resting-face landmarks, "
+                             f"not {mode!r}")
+        table, used = _from_mode(points, measured, mode, population)
     else:
         table = intensities_from_measurements(measured, measurements(neutral).median())
+        used = {"mode": "landmarks", "reference": "the person's resting face (given)", "spans": "one-face AU model"}
     table.attrs.update(table_attrs())
+    table.attrs["neutral"] = used
     return table
+
+
+def _from_mode(points: np.ndarray, measured: pd.DataFrame, mode: str, population: str | None):
+    """(table, what was used) for a named neutral mode."""
+    if mode in POPULATIONS:
+        model = reference(mode)
+        return (intensities_from_measurements(measured, model.neutral, model=model),
+                {"mode": mode, "reference": mode, "spans": f"{mode} population (widened)", "source": model.source})
+    group = population or age_group(points)
+    if mode == "none":
+        return (intensities_from_measurements(measured, reference("infant").neutral),
+                {"mode": "none", "reference": "infant (uncalibrated)", "spans": "one-face AU model"})
+    if len(measured) >= MIN_AUTO_FRAMES:
+        return (intensities_from_measurements(measured, reference(group).neutral, REST_QUANTILE),
+                {"mode": "auto", "reference": f"own rest: least active {REST_QUANTILE:.0%} of {len(measured)} frames",
+                 "spans": "one-face AU model", "age_group": group})
+    note = (f"{len(measured)} frame(s) are too few (< {MIN_AUTO_FRAMES}) to estimate a resting face; "
+            f"used the {group} reference face instead")
+    warnings.warn(f"neutral='auto': {note}", UserWarning, stacklevel=3)
+    model = reference(group)
+    return (intensities_from_measurements(measured, model.neutral, model=model),
+            {"mode": "auto", "reference": group, "spans": f"{group} population (widened)", "fallback": note,
+             "age_group": group, "source": model.source})
+
+
+def age_group(points: np.ndarray) -> str:
+    """"infant" or "adult" for faces (N, 68, 2) of one subject: the median infant probability."""
+    from .infant_check import infant_probability
+
+    return "infant" if float(np.median(infant_probability(points))) >= 0.5 else "adult"
 
 
 def table_attrs() -> dict:

@@ -1,0 +1,57 @@
+"""Deriving population reference faces from real annotations (used by scripts/make_reference_faces.py).
+
+A reference is what the geometry estimator needs to read AUs on a face whose own resting
+face is unknown: the population's resting measurements (``neutral``) and AU spans wide
+enough for the population's spread of resting faces.
+
+Rest rule (reproducible, on the 13 measurements of au/landmark_aus.py): a face is taken to
+be at rest when its eye aperture is above half the set's median (eyes not squeezed shut, as
+in crying) and its inner-lip gap is below the set's 75th percentile (mouth not wide open).
+The neutral is the median of each measurement over the faces at rest.
+
+Spans: the AU model's spans (displacement at intensity 5, units of s) describe one face
+moving; across a population, resting faces differ more than that (face shape, head pose).
+Each measurement's spans are widened by ``max(1, SPREAD_FACTOR * IQR / smallest span reading
+it)``, IQR over all the set's faces, so that a face reads 5 on an AU only when it is about two
+population IQRs past the resting median. Cross-effects follow the span of the AU causing them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: a face reads 5 about this many population IQRs past the resting median
+SPREAD_FACTOR = 2.0
+REST_RULE = ("eye_aperture > 0.5 x the set's median and lip_gap < the set's 75th percentile "
+             "(eyes not squeezed shut, mouth not wide open)")
+
+
+def rest_mask(measured: pd.DataFrame) -> np.ndarray:
+    """Faces at rest under REST_RULE: bool (N,), from measurements (N rows)."""
+    eyes = measured["eye_aperture"].to_numpy(float)
+    gap = measured["lip_gap"].to_numpy(float)
+    return (eyes > 0.5 * np.median(eyes)) & (gap < np.quantile(gap, 0.75))
+
+
+def widened_model(measured: pd.DataFrame, spans: dict, cross: dict, measurement_of: dict) -> tuple[dict, dict, dict]:
+    """(spans, cross, factor per measurement) widened to the spread of ``measured`` (all faces)."""
+    iqr = measured.quantile(0.75) - measured.quantile(0.25)
+    factor = {}
+    for name in sorted(set(measurement_of.values())):
+        smallest = min(spans[au] for au, m in measurement_of.items() if m == name)
+        factor[name] = float(max(1.0, SPREAD_FACTOR * iqr[name] / smallest))
+    wide_spans = {au: round(span * factor[measurement_of[au]], 4) for au, span in spans.items()}
+    wide_cross = {key: round(effect * factor[measurement_of[key[0]]], 4) for key, effect in cross.items()}
+    return wide_spans, wide_cross, factor
+
+
+def fit_reference(measured: pd.DataFrame, spans: dict, cross: dict, measurement_of: dict) -> dict:
+    """One population's reference (JSON-ready) from the measurements (N rows) of its faces."""
+    rest = rest_mask(measured)
+    wide_spans, wide_cross, factor = widened_model(measured, spans, cross, measurement_of)
+    return {
+        "faces": int(len(measured)), "faces_at_rest": int(rest.sum()),
+        "neutral": {k: round(float(v), 4) for k, v in measured[rest].median().items()},
+        "spans": wide_spans, "cross": [[au, m, e] for (au, m), e in wide_cross.items()],
+        "span_factor": {k: round(v, 3) for k, v in factor.items()},
+    }
