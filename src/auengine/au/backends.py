@@ -6,6 +6,7 @@ landmark columns), in the same order; rows without a face get NaN.
 """
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..optional import import_pyfeat
 from ..registries import AU_BACKENDS as _AU_BACKENDS
 from ..registry import Registry
 from ..weights import download_allowed
-from .landmark_aus import OUTPUT_AUS, au_from_landmarks, table_attrs
+from .landmark_aus import MIN_AUTO_FRAMES, NEUTRAL_MODES, OUTPUT_AUS, au_from_landmarks, table_attrs
 
 
 class AUBackend:
@@ -46,31 +47,68 @@ def _usable(frames: pd.DataFrame) -> np.ndarray:
 
 @AU_BACKENDS.register("geometry")
 class GeometryBackend(AUBackend):
-    """Landmark geometry (offline default); ``neutral`` "auto" calibrates per subject (or per source)."""
+    """Landmark geometry (offline default).
+
+    ``neutral``: "auto" calibrates per subject (or per source), falling back to the population
+    reference of the face's age group for a group with too few frames; "infant" / "adult" use
+    that reference face; "none" the uncalibrated one-face scale; or resting-face landmarks
+    (K, 68, 2) of the person (e.g. from ``--neutral-image``). What was used, and why, is in the
+    table's ``attrs`` (``neutral``, ``neutral_used``, ``constant_zero``); a fallback is also
+    warned about once per call.
+    """
 
     name = "geometry"
 
-    def __init__(self, neutral: str = "auto") -> None:
-        if neutral not in ("auto", "none"):
-            raise InputError(f"neutral must be 'auto' or 'none', not {neutral!r}")
-        self.neutral = neutral
+    def __init__(self, neutral="auto", population: str | None = None) -> None:
+        if isinstance(neutral, str) and neutral not in NEUTRAL_MODES:
+            raise InputError(f"neutral must be one of {', '.join(NEUTRAL_MODES)} or resting-face landmarks, "
+                             f"not {neutral!r}")
+        self.neutral, self.population = neutral, population
 
     def estimate(self, frames: pd.DataFrame) -> pd.DataFrame:
         ok = _usable(frames)
         usable = frames[ok]
+        per_group = isinstance(self.neutral, str) and self.neutral == "auto"
         group = "subject" if "subject" in frames.columns else "source"
-        parts = []
-        for _, rows in (usable.groupby(group, sort=False) if self.neutral == "auto" and len(usable) else
-                        [(None, usable)]):
-            if len(rows):
-                part = au_from_landmarks(landmarks_of(rows), neutral="auto" if self.neutral == "auto" else None)
-                part.index = rows.index
-                parts.append(part)
+        parts, used = [], {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)        # summarised once below
+            for key, rows in (usable.groupby(group, sort=False) if per_group and len(usable) else [(None, usable)]):
+                if len(rows):
+                    part = au_from_landmarks(landmarks_of(rows), neutral=self.neutral, population=self.population)
+                    part.index = rows.index
+                    parts.append(part)
+                    used[str(key) if key is not None else "all"] = part.attrs["neutral"]
         columns = [au_column(au) for au in OUTPUT_AUS]
         out = (pd.concat(parts) if parts else pd.DataFrame(columns=columns, dtype=float)).reindex(frames.index)
-        out.attrs = {**table_attrs(), "neutral": self.neutral,
-                     "neutral_group": group if self.neutral == "auto" else None}
+        mode = self.neutral if isinstance(self.neutral, str) else "landmarks"
+        out.attrs = {**table_attrs(), "neutral": mode, "neutral_group": group if per_group else None,
+                     "neutral_used": used, "constant_zero": constant_zero_reasons(out.loc[ok], used)}
+        fallback = fallback_note(used, group)
+        if fallback:
+            out.attrs["neutral_fallback"] = fallback
+            warnings.warn(f"neutral='auto': {fallback}", UserWarning, stacklevel=2)
         return out
+
+
+def fallback_note(used: dict, group: str) -> str | None:
+    """One sentence on the groups whose "auto" neutral fell back to a population reference, or None."""
+    fell = {key: u["reference"] for key, u in used.items() if "fallback" in u}
+    if not fell:
+        return None
+    counts = pd.Series(list(fell.values())).value_counts()
+    refs = ", ".join(f"the {ref} reference for {n}" for ref, n in counts.items())
+    return (f"{len(fell)} of {len(used)} {group}(s) had fewer than {MIN_AUTO_FRAMES} frames to estimate a resting "
+            f"face: used {refs} (e.g. {next(iter(fell))})")
+
+
+def constant_zero_reasons(aus: pd.DataFrame, used: dict) -> dict:
+    """For each AU column that is 0 on every face: why (which resting face it never moved past)."""
+    if not len(aus):
+        return {}
+    references = sorted({u["reference"] for u in used.values()})
+    return {column: f"never above the resting face used ({'; '.join(references)})"
+            for column in aus.columns if (aus[column].fillna(0) == 0).all()}
 
 
 @AU_BACKENDS.register("table")

@@ -59,29 +59,67 @@ def _frame_table(args: argparse.Namespace):
                    on_problem=_problem)
 
 
+def _neutral_face(args: argparse.Namespace):
+    """The geometry backend's neutral: a mode name, or the landmarks (K, 68, 2) of --neutral-image."""
+    if not args.neutral_image:
+        return args.neutral
+    from ..columns import landmarks_of
+    from ..errors import InputError
+    from ..pipeline import Extractor, build_backends, extract
+
+    detector, landmarker = build_backends(args.detector, args.landmarks)
+    found = extract([args.neutral_image], Extractor(detector, landmarker))
+    found = found[found["success"] == 1]
+    if not len(found):
+        raise InputError(f"{args.neutral_image}: no face found in the resting-face image (--neutral-image); "
+                         "use a frontal photo of the same person at rest")
+    return landmarks_of(found)
+
+
 def cmd_aus(args: argparse.Namespace) -> int:
     """AU intensities (0-5) per face per frame, from media or a landmark table."""
+    import warnings
+
     import pandas as pd
 
     from ..au.backends import AU_BACKENDS
+    from ..au.infant_check import infant_column
     from ..io.frame_tables import is_table_file
     from ..io.tables import atomic_write_json, write_table
 
-    backend_options = {"geometry": {"neutral": args.neutral},
-               "table": {"path": args.au_table, "source": args.au_table_source}}.get(args.backend, {})
+    backend_options = {"geometry": {"neutral": _neutral_face(args)},
+                       "table": {"path": args.au_table, "source": args.au_table_source}}.get(args.backend, {})
     backend = AU_BACKENDS.create(args.backend, **backend_options)
     if args.backend == "table" and all(Path(p).is_file() and not is_table_file(p) for p in args.inputs):
         backend.require_sources(args.inputs)       # media: refused before any face is detected
     frames = _frame_table(args)
-    aus = backend.estimate(frames)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)    # the fallback is printed below, once
+        aus = backend.estimate(frames)
     ids = [c for c in ("source", "subject", "frame", "time_s", "face_id", "success", "reason") if c in frames.columns]
     table = pd.concat([frames[ids].reset_index(drop=True), aus.reset_index(drop=True)], axis=1)
+    table["infant_prob"] = infant_column(frames)
     out = write_table(table, args.out)
     atomic_write_json(Path(f"{out}.json"), {"backend": backend.name, **aus.attrs, "rows": len(table),
-                                            "rows_with_aus": int(aus.notna().all(axis=1).sum())})
+                                            "rows_with_aus": int(aus.notna().all(axis=1).sum()),
+                                            "infant_share": _infant_share(table["infant_prob"])})
+    for key, label in (("neutral_fallback", "neutral"), ("constant_zero", "constant 0")):
+        if aus.attrs.get(key):
+            detail = aus.attrs[key] if isinstance(aus.attrs[key], str) else \
+                "; ".join(f"{c}: {why}" for c, why in aus.attrs[key].items())
+            print(f"auengine aus: {label}: {detail}", file=sys.stderr)
     print(f"auengine aus: {int(aus.notna().all(axis=1).sum())} of {len(table)} rows with AUs "
           f"({backend.name}); table: {out}; notes: {out}.json", file=sys.stderr)
     return 0 if aus.notna().all(axis=1).any() else 1
+
+
+def _infant_share(values) -> float | None:
+    """Share of faces with infant_prob >= 0.5 (None without faces)."""
+    import numpy as np
+
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return round(float((values >= 0.5).mean()), 4) if len(values) else None
 
 
 def cmd_train_e2e(args: argparse.Namespace) -> int:
@@ -196,8 +234,13 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                      help="images, folders, videos, or one extract table / manifest with landmarks")
     aus.add_argument("--out", required=True, help="output table (.csv or .parquet)")
     aus.add_argument("--backend", default="geometry", choices=AU_BACKENDS.names(), help="AU estimator")
-    aus.add_argument("--neutral", default="auto", choices=["auto", "none"],
-                     help="geometry: calibrate a neutral face per subject/video on its least active frames")
+    aus.add_argument("--neutral", default="auto", choices=["auto", "infant", "adult", "none"],
+                     help="geometry: the resting face AUs are read against. auto (default): per subject/video from "
+                          "its least active frames, or the reference face of its age group when it has too few "
+                          "frames (said on stderr and in the notes); infant / adult: that population's reference "
+                          "face (real annotations); none: uncalibrated")
+    aus.add_argument("--neutral-image", metavar="IMAGE",
+                     help="geometry: a photo of the same person at rest, used as the resting face")
     aus.add_argument("--au-table", metavar="PATH", help="table backend: a precomputed OpenFace/py-feat table, "
                                                         "joined by source (file stem) and frame")
     aus.add_argument("--au-table-source", metavar="NAME",
