@@ -1,4 +1,5 @@
-"""Deriving population reference faces from real annotations (used by scripts/make_reference_faces.py).
+"""Deriving data files from real annotations: reference faces (scripts/make_reference_faces.py) and
+the infant-face check (scripts/make_infant_check.py).
 
 A reference is what the geometry estimator needs to read AUs on a face whose own resting
 face is unknown: the population's resting measurements (``neutral``) and AU spans wide
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 #: a face reads 5 about this many population IQRs past the resting median
-SPREAD_FACTOR = 2.0
+SPREAD_FACTOR = 2.5
 REST_RULE = ("eye_aperture > 0.5 x the set's median and lip_gap < the set's 75th percentile "
              "(eyes not squeezed shut, mouth not wide open)")
 
@@ -55,3 +56,33 @@ def fit_reference(measured: pd.DataFrame, spans: dict, cross: dict, measurement_
         "spans": wide_spans, "cross": [[au, m, e] for (au, m), e in wide_cross.items()],
         "span_factor": {k: round(v, 3) for k, v in factor.items()},
     }
+
+
+def infant_check_data(root=None):
+    """(measurements DataFrame, labels (N,) 1 = infant, person groups (N,)) of the real infant and adult sets."""
+    from ..io.landmark_sets import load_landmark_set
+    from .landmark_aus import measurements
+
+    sets = [load_landmark_set(p, root) for p in ("infant", "adult")]
+    features = pd.concat([measurements(s.landmarks) for s in sets], ignore_index=True)
+    labels = np.concatenate([np.full(len(s), int(s.population == "infant")) for s in sets])
+    groups = np.concatenate([s.group for s in sets])
+    return features, labels, groups
+
+
+def cross_validated_auc(features, labels, groups, folds: int = 5, seed: int = 0) -> tuple[float, list[float]]:
+    """Pooled out-of-fold ROC AUC and per-fold AUCs, person-grouped stratified folds."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores = np.zeros(len(labels))
+    per_fold = []
+    for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(features, labels, groups):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        model.fit(features.iloc[train], labels[train])
+        scores[test] = model.predict_proba(features.iloc[test])[:, 1]
+        per_fold.append(float(roc_auc_score(labels[test], scores[test])))
+    return float(roc_auc_score(labels, scores)), per_fold
