@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from auengine.au.landmark_aus import au_from_landmarks
+from auengine.au.landmark_aus import age_group, au_from_landmarks
 from auengine.deidentify import MODES, deidentify, face_region, structure_correlation
 from auengine.io.media import sample_media_dir
 from auengine.phantom import render_example, sample_identity
@@ -82,8 +82,9 @@ def main() -> None:
         cv2.putText(header, text, (k * TILE + 8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     write_png(args.out, np.vstack([header, *rows]))
     print(markdown_table(pd.DataFrame(numbers), digits=2))
-    source = au_from_landmarks(np.array([p[2] for p in photos]))
-    measured = au_from_landmarks(np.array(again))
+    faces, rendered = np.array([p[2] for p in photos]), np.array(again)
+    source = au_from_landmarks(faces, neutral=age_group(faces))        # each at its own population's rest
+    measured = au_from_landmarks(rendered, neutral=age_group(rendered))
     difference = (source - measured).abs()
     mismatched = np.abs(source.to_numpy() - np.roll(measured.to_numpy(), 1, axis=0)).mean()
     print("\nAUs measured again on the phantom rendering, mean |difference| per AU (0-5 scale):")

@@ -36,7 +36,7 @@ TARGET_R = 0.8
 def per_subject(table: pd.DataFrame, landmarks: np.ndarray, neutral: str | None) -> pd.DataFrame:
     """Geometry AUs for each row; with neutral 'auto', calibrated per subject."""
     if neutral is None:
-        return au_from_landmarks(landmarks).set_axis(table.index)
+        return au_from_landmarks(landmarks, neutral="none").set_axis(table.index)
     parts = []
     for _, rows in table.groupby("subject", sort=False):
         positions = table.index.get_indexer(rows.index)

@@ -12,6 +12,7 @@ _LAZY = {
     "AURules": ".au.rules",
     "load_rules": ".au.rules",
     "au_from_landmarks": ".au.landmark_aus",
+    "infant_probability": ".au.infant_check",
     "pspi": ".au.pspi",
     "read_au_table": ".io.au_tables",
     "gradcam": ".explain.gradcam",

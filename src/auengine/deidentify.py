@@ -195,9 +195,10 @@ def _estimate(source: np.ndarray, target: np.ndarray):
 def _intensities(landmarks: np.ndarray, given: Mapping[str, float] | None) -> dict[str, float]:
     """AU id -> intensity: the given values (AU4 or AU04_r keys; NaN -> 0), else geometry AUs of the landmarks."""
     if given is None:
-        from .au.landmark_aus import au_from_landmarks
+        from .au.landmark_aus import age_group, au_from_landmarks
 
-        given = au_from_landmarks(landmarks[None]).iloc[0].to_dict()
+        face = landmarks[None]
+        given = au_from_landmarks(face, neutral=age_group(face)).iloc[0].to_dict()
     out = {}
     for key, value in given.items():
         name = str(key).upper().removesuffix("_R")
