@@ -9,8 +9,10 @@ under au/reference_fit.py's rest rule -> each face in the estimator's face frame
 units of s = inner-eye-corner distance) -> each face and its mirror image (iBUG points
 relabelled left <-> right: a symmetric mean, no left/right bias from the photos' head turns)
 -> generalised Procrustes alignment (unit centroid size: a turned head's foreshortened s does
-not blow up its face) -> PCA (SVD of the centred shapes), keeping the fewest components that
-explain ``--variance`` of the variance. Model units: centroid size 1; ``mean_s`` is the mean
+not blow up its face) -> PCA (SVD of the centred shapes). The mirror-antisymmetric components
+(left-right asymmetry, mostly the photos' head turns, which the phantom's frontal renderer
+cannot draw; their share of the variance is stored) are left out; of the symmetric ones, the
+fewest that explain ``--variance`` of the symmetric variance are kept. Model units: centroid size 1; ``mean_s`` is the mean
 shape's s, by which phantom/shape_model.py divides (drawn faces: the mean has s = 1).
 Each component's ``sd`` is the robust sd of its scores (IQR / 1.349): the first components
 (head pitch and turn in the photos) are heavy-tailed, and normal draws with the classical sd
@@ -62,17 +64,22 @@ def procrustes(shapes: np.ndarray, rounds: int = 10) -> np.ndarray:
 
 
 def fit_pca(shapes: np.ndarray, variance: float) -> dict:
-    """PCA of shapes (N, 68, 2): mean (68, 2), components (k, 68, 2) unit-norm, explained (k,) share of
-    the variance, sd_classical (k,) the scores' sd and sd (k,) their robust sd (IQR / 1.349)."""
+    """PCA of mirror-closed shapes (N, 68, 2), keeping only mirror-symmetric components: mean (68, 2),
+    components (k, 68, 2) unit-norm, explained (k,) share of the symmetric variance, asymmetric_share
+    (the variance left out), sd_classical (k,) the scores' sd and sd (k,) their robust sd (IQR / 1.349)."""
     flat = shapes.reshape(len(shapes), -1)
     mean = flat.mean(axis=0)
     _, singular, vt = np.linalg.svd(flat - mean, full_matrices=False)
     var = singular ** 2 / (len(flat) - 1)
-    k = int(np.searchsorted(np.cumsum(var) / var.sum(), variance) + 1)
+    mirror_of = mirrored(vt.reshape(-1, 68, 2)).reshape(len(vt), -1)
+    symmetric = np.einsum("kd,kd->k", vt, mirror_of) > 0          # +1: symmetric, -1: antisymmetric
+    vt, var_sym = vt[symmetric], var[symmetric]
+    k = int(np.searchsorted(np.cumsum(var_sym) / var_sym.sum(), variance) + 1)
     scores = (flat - mean) @ vt[:k].T
     low, high = np.quantile(scores, [0.25, 0.75], axis=0)
     return {"mean": mean.reshape(68, 2), "components": vt[:k].reshape(k, 68, 2), "sd": (high - low) / 1.349,
-            "sd_classical": np.sqrt(var[:k]), "explained": var[:k] / var.sum()}
+            "sd_classical": np.sqrt(var_sym[:k]), "explained": var_sym[:k] / var_sym.sum(),
+            "asymmetric_share": float(var[~symmetric].sum() / var.sum())}
 
 
 def build(root: Path | None, variance: float) -> dict:
@@ -91,11 +98,12 @@ def build(root: Path | None, variance: float) -> dict:
         "derivation": ("faces at rest in the face frame of face_geometry.face_coordinates (origin between the "
                        "eye-corner midpoints, u along the eye line, v down, units of s = inner-eye-corner "
                        "distance), each with its mirror image; generalised Procrustes alignment (unit centroid "
-                       f"size, rotation, no reflection); PCA keeping the fewest components that explain "
-                       f"{variance:.0%} of the variance; sd = robust sd (IQR / 1.349) of each component's scores"),
+                       f"size, rotation, no reflection); PCA; mirror-antisymmetric components (head turns) left out; "
+                       f"the fewest symmetric components that explain {variance:.0%} of the symmetric variance; sd = robust sd (IQR / 1.349) of each component's scores"),
         "units": "Procrustes frame: centroid size 1; mean_s = the mean shape's inner-eye-corner distance",
         "mean_s": round(float(np.linalg.norm(model["mean"][39] - model["mean"][42])), 6),
         "variance_kept": round(float(model["explained"].sum()), 4),
+        "asymmetric_variance_left_out": round(model["asymmetric_share"], 4),
         "explained": np.round(model["explained"], 5).tolist(),
         "sd": np.round(model["sd"], 6).tolist(),
         "sd_classical": np.round(model["sd_classical"], 6).tolist(),
@@ -113,7 +121,8 @@ def main() -> None:
     data = build(args.landmarks, args.variance)
     atomic_write_bytes(args.out, (json.dumps(data) + "\n").encode())
     print(f"{data['subset']['faces_at_rest']} of {data['subset']['faces']} faces at rest (x2 mirrored); "
-          f"{len(data['sd'])} components keep {data['variance_kept']:.1%} of the variance")
+          f"{data['asymmetric_variance_left_out']:.1%} of the variance asymmetric (left out); {len(data['sd'])} "
+          f"symmetric components keep {data['variance_kept']:.1%} of the symmetric variance")
     print(f"wrote {args.out}")
 
 

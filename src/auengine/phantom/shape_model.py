@@ -23,10 +23,10 @@ from ..face_geometry import face_coordinates, face_scale
 MODEL_FILE = Path(__file__).resolve().parents[1] / "resources" / "infant_shape_model.json"
 #: coefficients are redrawn until within +/- this many sd
 TRUNCATION = 2.5
-#: population -> {component index: mean coefficient (sd)}. Population 1: -0.6 sd on component 2
+#: population -> {component index: mean coefficient (sd)}. Population 1: -0.6 sd on component 1
 #: (of the stored model), a shorter, wider lower face: jaw drop about -0.18 s, mouth +0.03 s,
 #: brow gap +0.04 s on the mean shape (tests/test_phantom_shape.py checks the jaw).
-POPULATION_SHIFT = {0: {}, 1: {2: -0.6}}
+POPULATION_SHIFT = {0: {}, 1: {1: -0.6}}
 
 
 @lru_cache(maxsize=1)
