@@ -25,6 +25,10 @@ SCALE_POINTS = (39, 42)
 #: eye corners, which eyelid AUs do not move: (outer, inner) of the right eye, (inner, outer) of the left
 RIGHT_EYE_CORNERS = [36, 39]
 LEFT_EYE_CORNERS = [42, 45]
+#: each point's mirror partner (the subject's right <-> left); midline points are their own
+MIRROR = (list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
+          + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+          + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
 
 
 def as_landmarks(landmarks: np.ndarray) -> np.ndarray:

@@ -1,20 +1,28 @@
 """Phantom face geometry: neutral 68 landmarks of an identity, moved by AU intensities.
 
 Face units: x to the image's right, y down, origin between the eyes on the eye line;
-the inner-eye-corner distance s is about 0.42. Landmarks follow iBUG order.
+the inner-eye-corner distance s is about FACE_UNITS_PER_S = 0.42. Landmarks follow iBUG order.
+Resting faces come from the shape model of real infants (:mod:`.shape_model`, units of s);
+AU_MOVES reproduce the AU model of resources/reference_faces.json (spans in units of s) on
+its mean shape (tests/test_phantom_shape.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..face_geometry import MIRROR
 from .identity import Identity
+from .shape_model import shape
 
 #: the 12 AUs of the infant rule set (paper Table I), in order
 PHANTOM_AUS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU20", "AU25", "AU27", "AU43")
 MAX_INTENSITY = 5.0
+#: face units per s: shape-model shapes (units of s) are scaled by this, the phantom's former s
+FACE_UNITS_PER_S = 0.42
 
-# Landmark displacement at full intensity (5), in face units, as (indices, outward dx, dy).
-# Outward dx moves a point away from the face's midline; dy < 0 is up.
+# Landmark displacement at full intensity (5), in face units of a face whose s is FACE_UNITS_PER_S
+# (apply_aus scales them by the face's own s), as (indices, outward dx, dy).
+# Outward dx moves a point away from its mirror partner (the face's own midline); dy < 0 is up.
 AU_MOVES: dict[str, list[tuple[tuple[int, ...], float, float]]] = {
     "AU1": [((21, 22), 0.0, -0.10), ((20, 23), 0.0, -0.065), ((19, 24), 0.0, -0.03)],
     "AU2": [((17, 26), 0.0, -0.10), ((18, 25), 0.0, -0.07), ((19, 24), 0.0, -0.03)],
@@ -38,48 +46,14 @@ AU_MOVES: dict[str, list[tuple[tuple[int, ...], float, float]]] = {
 # AU43 closes the eyes: each upper-lid point moves this fraction of the way to its lower-lid partner.
 EYE_CLOSURE = 0.96
 LID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
+#: AU6 + AU7 narrow each lid pair to no less than this share of its resting gap (narrow-eyed
+#: faces: their lid moves are scaled down so the lids never cross); AU43 then closes the rest
+MIN_OPEN = 0.1
 
 
 def neutral_landmarks(identity: Identity) -> np.ndarray:
-    """The identity's neutral face: 68 landmarks (68, 2) in face units."""
-    p = np.zeros((68, 2))
-    ew, eh = 0.20 * identity.eye_size, 0.085 * identity.eye_size
-    ec = (0.21 + 0.20) * identity.eye_spacing
-    eye_y = 0.0
-    for side, (outer, up1, up2, inner, low1, low2) in ((-1, (36, 37, 38, 39, 40, 41)),
-                                                        (1, (45, 44, 43, 42, 47, 46))):
-        cx = side * ec
-        p[outer] = (cx + side * ew, eye_y)
-        p[up1] = (cx + side * 0.4 * ew, eye_y - eh)
-        p[up2] = (cx - side * 0.4 * ew, eye_y - eh)
-        p[inner] = (cx - side * ew, eye_y)
-        p[low1] = (cx - side * 0.4 * ew, eye_y + 0.8 * eh)
-        p[low2] = (cx + side * 0.4 * ew, eye_y + 0.8 * eh)
-    yb = -0.30 * identity.brow_height
-    brow = np.array([[0.64, yb + 0.07], [0.52, yb - 0.01], [0.40, yb - 0.03], [0.28, yb - 0.01],
-                     [0.15, yb + 0.03]])
-    brow[:, 0] *= identity.eye_spacing
-    p[17:22] = brow * [-1, 1]
-    p[22:27] = brow[::-1]
-    nl, nw = identity.nose_length, identity.nose_width
-    p[27:31] = [[0, 0.0], [0, 0.10 * nl], [0, 0.19 * nl], [0, 0.28 * nl]]
-    yn = 0.33 * nl
-    p[31:36] = [[-0.13 * nw, yn - 0.02], [-0.065 * nw, yn + 0.01], [0, yn + 0.02],
-                [0.065 * nw, yn + 0.01], [0.13 * nw, yn - 0.02]]
-    ym, mw, lt = 0.56 * identity.mouth_height, 0.21 * identity.mouth_width, identity.lip_thickness
-    p[48:60] = [[-mw, ym], [-0.6 * mw, ym - 0.055 * lt], [-0.22 * mw, ym - 0.07 * lt], [0, ym - 0.06 * lt],
-                [0.22 * mw, ym - 0.07 * lt], [0.6 * mw, ym - 0.055 * lt], [mw, ym],
-                [0.6 * mw, ym + 0.06 * lt], [0.22 * mw, ym + 0.08 * lt], [0, ym + 0.085 * lt],
-                [-0.22 * mw, ym + 0.08 * lt], [-0.6 * mw, ym + 0.06 * lt]]
-    p[60:68] = [[-0.85 * mw, ym], [-0.35 * mw, ym - 0.008], [0, ym - 0.008], [0.35 * mw, ym - 0.008],
-                [0.85 * mw, ym], [0.35 * mw, ym + 0.008], [0, ym + 0.008], [-0.35 * mw, ym + 0.008]]
-    jw, yc, y0 = 0.95 * identity.face_width, 0.96 * identity.chin_length, -0.05
-    phi = np.pi * (1 - np.arange(17) / 16)
-    fullness = 0.8 / identity.cheek_fullness
-    cos = np.cos(phi)
-    p[0:17, 0] = jw * np.sign(cos) * np.abs(cos) ** 0.85   # round, full cheeks
-    p[0:17, 1] = y0 + (yc - y0) * np.sin(phi) ** fullness
-    return p
+    """The identity's resting face: 68 landmarks (68, 2) in face units, from the infant shape model."""
+    return shape(identity.shape) * FACE_UNITS_PER_S
 
 
 def _dense_moves() -> np.ndarray:
@@ -97,12 +71,22 @@ LOWER_LIDS = [lower for _, lower in LID_PAIRS]
 
 
 def apply_aus(neutral: np.ndarray, intensities: dict[str, float]) -> np.ndarray:
-    """Landmarks (68, 2) of ``neutral`` moved by AU ``intensities`` (0-5 each)."""
+    """Landmarks (68, 2) of ``neutral`` (face units, upright) moved by AU ``intensities`` (0-5 each).
+
+    Moves scale with the face's own s, so each AU's span (units of s) is the same on every face.
+    Lid order is kept: where AU6 + AU7 would narrow a lid pair below MIN_OPEN of its resting
+    gap, that pair's lid moves are scaled down; AU43 closes EYE_CLOSURE of what is left."""
     fractions = np.array([min(max(float(intensities.get(au, 0.0)), 0.0), MAX_INTENSITY)
                           for au in PHANTOM_AUS]) / MAX_INTENSITY
-    move = np.tensordot(fractions, DENSE_MOVES, axes=1)            # (68, 2)
-    move[:, 0] *= np.sign(neutral[:, 0]) * (np.abs(neutral[:, 0]) > 1e-9)
+    own_s = np.linalg.norm(neutral[39] - neutral[42]) / FACE_UNITS_PER_S
+    move = own_s * np.tensordot(fractions, DENSE_MOVES, axes=1)    # (68, 2): spans in units of the face's s
+    move[:, 0] *= np.sign(neutral[:, 0] - neutral[MIRROR, 0])                # 0 on the midline
     points = neutral + move
+    rest_gap = neutral[LOWER_LIDS, 1] - neutral[UPPER_LIDS, 1]                     # (4,)
+    narrowing = rest_gap - (points[LOWER_LIDS, 1] - points[UPPER_LIDS, 1])
+    keep = np.minimum(1.0, (1 - MIN_OPEN) * rest_gap / np.maximum(narrowing, 1e-12))
+    for lids in (UPPER_LIDS, LOWER_LIDS):
+        points[lids, 1] = neutral[lids, 1] + keep * move[lids, 1]
     closure = EYE_CLOSURE * fractions[PHANTOM_AUS.index("AU43")]
     points[UPPER_LIDS] += closure * (points[LOWER_LIDS] - points[UPPER_LIDS])
     return points

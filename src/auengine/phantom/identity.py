@@ -1,13 +1,16 @@
 """Phantom identities: the face shape, colours and hair of one synthetic infant.
 
-Two populations draw from different distributions (skin tones, face shape, hair)
-so that generalisation to unseen faces can be tested.
+The resting face shape is drawn from a shape model of real infants (:mod:`.shape_model`);
+two populations draw from different distributions (skin tones, face shape, hair) so that
+generalisation to unseen faces can be tested.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from .shape_model import draw_coefficients
 
 # Skin tones from very light to very dark (RGB), interpolated by Identity.skin_tone in [0, 1].
 SKIN_PALETTE = np.array([[255, 224, 206], [241, 194, 167], [224, 172, 132], [198, 134, 98],
@@ -17,31 +20,25 @@ HAIR_COLOURS = np.array([[240, 215, 150], [196, 150, 80], [150, 90, 45], [170, 7
 IRIS_COLOURS = np.array([[70, 45, 30], [40, 30, 25], [90, 110, 140], [100, 110, 100]], dtype=np.float64)
 HAIR_STYLES = ("none", "fuzz", "strands", "tuft", "cap")
 
-# Per population: (skin-tone beta a, b), hair-style probabilities, face-width mean.
+# Per population: (skin-tone beta a, b), hair-style probabilities (face shapes: shape_model.POPULATION_SHIFT).
 POPULATIONS = {
-    0: {"skin": (1.6, 2.6), "hair": (0.15, 0.3, 0.25, 0.15, 0.15), "width": 1.0, "eye_size": 1.0},
-    1: {"skin": (2.6, 1.6), "hair": (0.1, 0.15, 0.15, 0.3, 0.3), "width": 1.06, "eye_size": 0.94},
+    0: {"skin": (1.6, 2.6), "hair": (0.15, 0.3, 0.25, 0.15, 0.15)},
+    1: {"skin": (2.6, 1.6), "hair": (0.1, 0.15, 0.15, 0.3, 0.3)},
 }
 
 
 @dataclass(frozen=True)
 class Identity:
-    """Shape factors (about 1.0) and colours of one phantom infant."""
+    """Resting face shape, colours and hair of one phantom infant.
 
-    face_width: float
-    chin_length: float
+    ``shape``: the shape model's coefficients (k,), units of its sd (face.neutral_landmarks
+    turns them into landmarks); ``cranium`` and ``brow_thickness``: factors about 1.0 for
+    what landmarks do not fix (skull height above the jaw, brow line width).
+    """
+
+    shape: tuple[float, ...]
     cranium: float
-    eye_spacing: float
-    eye_size: float
-    eye_height: float
-    brow_height: float
     brow_thickness: float
-    nose_length: float
-    nose_width: float
-    mouth_width: float
-    mouth_height: float
-    lip_thickness: float
-    cheek_fullness: float
     skin_tone: float
     skin: tuple[float, float, float]
     hair_style: str
@@ -75,11 +72,8 @@ def sample_identity(rng: np.random.Generator, population: int = 0) -> Identity:
         return float(np.clip(rng.normal(mean, spread), mean - 2.5 * spread, mean + 2.5 * spread))
 
     return Identity(
-        face_width=factor(0.05, spec["width"]), chin_length=factor(0.06), cranium=factor(0.05),
-        eye_spacing=factor(0.05), eye_size=factor(0.07, spec["eye_size"]), eye_height=factor(0.03),
-        brow_height=factor(0.08), brow_thickness=factor(0.25), nose_length=factor(0.07),
-        nose_width=factor(0.08), mouth_width=factor(0.07), mouth_height=factor(0.04),
-        lip_thickness=factor(0.12), cheek_fullness=factor(0.1), skin_tone=tone,
+        shape=tuple(float(c) for c in draw_coefficients(rng, population)), cranium=factor(0.05),
+        brow_thickness=factor(0.25), skin_tone=tone,
         skin=tuple(np.clip(skin, 0, 255)), hair_style=hair_style, hair=tuple(np.clip(hair, 0, 255)),
         iris=tuple(iris), brow=tuple(np.clip(brow, 0, 255)), lips=tuple(np.clip(lips, 0, 255)),
         seed=int(rng.integers(2**31)),

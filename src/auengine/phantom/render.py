@@ -22,6 +22,9 @@ SCLERA = (236, 236, 230)
 CAVITY = (70, 22, 30)
 TONGUE = (205, 95, 105)
 OCCLUDERS = ("none", "pacifier", "hand", "blanket")
+#: iris radius and lid-crease height as shares of the eye's width (corner to corner)
+IRIS_RATIO = 0.19
+CREASE_RATIO = 0.18
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class Nuisance:
     occluder: str = "none"        # one of OCCLUDERS
     background_seed: int = 0
     clutter: bool = True          # cluttered background scene (False: plain)
+
+
+def frontal_pose(size: int = 224, angle_deg: float = 0.0) -> Pose:
+    """The clean pose of figures and resting faces: upright, centred, size / 2.7 px per face unit."""
+    return Pose(angle_deg, size / 2.7, (size / 2, size * 0.47))
 
 
 def sample_pose(rng: np.random.Generator, size: int, max_rotation: float = 20.0) -> Pose:
@@ -237,18 +245,22 @@ def _background_bank(size: int) -> np.ndarray:
 
 def _head(canvas: _Canvas, identity: Identity, pts: np.ndarray, skin: np.ndarray) -> None:
     jaw = pts[0:17]
-    jw = abs(jaw[0, 0])
+    middle, jw, top = _head_frame(jaw)
     for side in (-1, 1):  # ears, partly behind the head
-        canvas.ellipse((side * (jw + 0.02), 0.1), (0.11, 0.18), _shade(skin, 0.9))
-        canvas.ellipse((side * (jw + 0.04), 0.1), (0.05, 0.1), _shade(skin, 0.78))
-    top = jaw[0, 1]
-    cranium = ellipse_points((0, top), (jw * 1.03, 1.32 * identity.cranium), n=40, start=0, stop=-np.pi)
+        canvas.ellipse((middle + side * (jw + 0.02), 0.1), (0.11, 0.18), _shade(skin, 0.9))
+        canvas.ellipse((middle + side * (jw + 0.04), 0.1), (0.05, 0.1), _shade(skin, 0.78))
+    cranium = ellipse_points((middle, top), (jw * 1.03, 1.32 * identity.cranium), n=40, start=0, stop=-np.pi)
     outline = np.vstack([jaw, cranium])
     canvas.fill(outline, skin)
     canvas.line(outline, _shade(skin, 0.86), 0.025, closed=True)
     for side in (-1, 1):  # round cheeks with a soft blush
-        canvas.ellipse((side * 0.47, 0.33), (0.19, 0.13), _mix(skin, (235, 120, 120), 0.12))
-    canvas.ellipse((0, jaw[8, 1] - 0.12), (0.16, 0.06), _shade(skin, 0.95))  # small chin
+        canvas.ellipse((middle + side * 0.47, 0.33), (0.19, 0.13), _mix(skin, (235, 120, 120), 0.12))
+    canvas.ellipse((jaw[8, 0], jaw[8, 1] - 0.12), (0.16, 0.06), _shade(skin, 0.95))  # small chin
+
+
+def _head_frame(jaw: np.ndarray) -> tuple[float, float, float]:
+    """(middle x, half width, top y) of the skull above a jaw line (17, 2): its ends' midpoint and half span."""
+    return (float(jaw[[0, 16], 0].mean()), float(jaw[16, 0] - jaw[0, 0]) / 2, float(jaw[[0, 16], 1].mean()))
 
 
 def _hair(canvas: _Canvas, identity: Identity) -> None:
@@ -265,9 +277,10 @@ def _hair(canvas: _Canvas, identity: Identity) -> None:
 def _hair_shape(identity: Identity) -> tuple[list[np.ndarray], float]:
     """Hair polygons/polylines in face units (fixed per identity) and line width."""
     rng = np.random.default_rng(identity.seed)
-    half_width, half_height, top = 1.0 * identity.face_width, 1.32 * identity.cranium, -0.05
+    middle, jw, top = _head_frame(neutral_landmarks(identity)[0:17])
+    half_width, half_height = 1.05 * jw, 1.32 * identity.cranium
     if identity.hair_style == "cap":
-        crown = ellipse_points((0, top), (half_width * 0.99, half_height + 0.02), 0, 30, -np.pi, 0)
+        crown = ellipse_points((middle, top), (half_width * 0.99, half_height + 0.02), 0, 30, -np.pi, 0)
         hairline_y = top - half_height * rng.uniform(0.45, 0.6)
         crown = crown[crown[:, 1] <= hairline_y]
         x = np.linspace(crown[-1, 0], crown[0, 0], 12)
@@ -280,7 +293,7 @@ def _hair_shape(identity: Identity) -> tuple[list[np.ndarray], float]:
     strands = []
     for _ in range(count):
         angle = -np.pi / 2 + rng.uniform(-spread, spread)
-        root = np.array([np.cos(angle) * 0.95 * half_width, top + np.sin(angle) * 0.98 * half_height])
+        root = np.array([middle + np.cos(angle) * 0.95 * half_width, top + np.sin(angle) * 0.98 * half_height])
         direction = np.array([np.cos(angle + rng.uniform(-0.6, 0.6)), np.sin(angle + rng.uniform(-0.6, 0.6))])
         strands.append(root + t * rng.uniform(0.08, 0.3) * direction
                        + t ** 2 * 0.1 * np.array([-direction[1], direction[0]]))
@@ -318,7 +331,8 @@ def _eyes(canvas, identity, pts, skin, s, g) -> None:
         ring = pts[[outer, u1, u2, inner, l1, l2]]
         center = ring.mean(0)
         canvas.fill(ring, SCLERA)
-        radius = 0.075 * identity.eye_size
+        width = float(np.linalg.norm(pts[outer] - pts[inner]))
+        radius = IRIS_RATIO * width
         canvas.ellipse(center + [0, 0.005], (radius, radius), identity.iris)
         canvas.ellipse(center + [0, 0.005], (radius * 0.45, radius * 0.45), (15, 12, 12))
         canvas.ellipse(center + [0.02, -0.02], (radius * 0.2, radius * 0.2), (250, 250, 250))
@@ -328,7 +342,7 @@ def _eyes(canvas, identity, pts, skin, s, g) -> None:
         tension = g("AU7")
         canvas.line(upper, (40, 28, 25), 0.018 + 0.008 * tension + 0.008 * g("AU43"))   # lash line
         canvas.line(lower, _shade(skin, 0.72 - 0.2 * tension), 0.009 + 0.008 * tension)
-        canvas.line(upper - [0, 0.05 + 0.02 * identity.eye_size], _shade(skin, 0.86), 0.01)  # lid crease
+        canvas.line(upper - [0, CREASE_RATIO * width], _shade(skin, 0.86), 0.01)  # lid crease
         if tension:  # tightened lower lid bulge
             canvas.line(lower + [0, 0.035], _shade(skin, 1 - 0.3 * tension), 0.012)
         if g("AU6"):  # raised cheek: highlight and crease around eye bottom + 1 s

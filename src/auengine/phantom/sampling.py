@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from ..columns import LANDMARK_COLUMNS, au_column
-from .face import MAX_INTENSITY, PHANTOM_AUS
+from .face import MAX_INTENSITY, PHANTOM_AUS, neutral_landmarks
 from .identity import Identity, sample_identity
-from .render import Nuisance, Pose, render, sample_nuisance, sample_pose
+from .render import Nuisance, Pose, frontal_pose, render, sample_nuisance, sample_pose
 from .rule import CRY_AUS, PainRule
 
 GT_AU_COLUMNS = ["gt_" + au_column(au) for au in PHANTOM_AUS]
@@ -183,5 +183,14 @@ def _row(name, subject, sequence, frame, time_s, intensities, landmarks, nuisanc
 def render_example(identity: Identity, intensities: dict[str, float], size: int = 224,
                    angle_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """A clean, frontal render (no nuisance) for figures and tests: (image, landmarks)."""
-    pose = Pose(angle_deg, size / 2.7, (size / 2, size * 0.47))
-    return render(identity, intensities, pose, Nuisance(clutter=False), size)
+    return render(identity, intensities, frontal_pose(size, angle_deg), Nuisance(clutter=False), size)
+
+
+def neutral_faces(n: int, *, population: int = 0, seed: int = 0, size: int = 224) -> np.ndarray:
+    """Resting landmarks (n, 68, 2) of n phantom identities of ``population``, pixels (x, y) of a
+    size x size image, iBUG order, placed as :func:`render_example` draws them (upright, centred).
+    Identity k is the k-th draw of ``sample_identity`` from ``default_rng(seed)``: deterministic per seed."""
+    rng = np.random.default_rng(seed)
+    faces = np.array([neutral_landmarks(sample_identity(rng, population)) for _ in range(n)]).reshape(n, 68, 2)
+    affine = frontal_pose(size).matrix()
+    return faces @ affine[:, :2].T + affine[:, 2]
