@@ -257,6 +257,11 @@ def test_cli_predict_on_a_manifest(bundle_dir, tiny_phantom, tmp_path):
     code = main(["predict", str(bundle_folder), str(manifest), "--out", str(tmp_path / "scored.csv")])
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert code == 0 and len(scored) == len(train) and scored["intensity"].between(0, 10).all()
+    import json
+
+    notes = json.loads((tmp_path / "scored.csv.json").read_text())
+    assert notes["bundle_synthetic"] == load_bundle(bundle_folder).synthetic
+    assert (notes["note"] == "bundle trained on synthetic faces; not a clinical score") == notes["bundle_synthetic"]
 
 
 def test_cli_train_regressor_and_evaluate_without_cnn(tiny_phantom, tmp_path):

@@ -149,3 +149,22 @@ def test_aus_on_expression_photos_says_which_reference(media_dir, tmp_path, caps
     own = pd.read_csv(tmp_path / "own.csv").filter(like="_r")
     assert (own.to_numpy() == 0).all()                                      # the photo against itself
     assert json.loads((tmp_path / "own.csv.json").read_text())["neutral"] == "landmarks"
+
+
+def test_score_says_when_the_face_is_not_an_infant_and_the_bundle_is_synthetic(face_video, tiny_bundle, tmp_path,
+                                                                                  capsys):
+    """A real adult's video scored with a phantom bundle: both facts in summary.json, frames.csv, report, stderr."""
+    from auengine.cli import main
+
+    out = tmp_path / "scored"
+    assert main(["score", str(face_video), "--bundle", str(tiny_bundle), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "trained on synthetic faces; not a clinical score" in err and "not look like an infant" in err
+    summary_path, = out.glob("*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    assert summary["looks_like_infant"] is False and summary["infant_share"] < 0.5
+    assert any("synthetic" in n for n in summary["notes"])
+    frames = pd.read_csv(summary_path.parent / "frames.csv")
+    assert frames["infant_prob"].between(0, 1).all() and not frames["infant_face"].any()
+    report = (summary_path.parent / "report.html").read_text()
+    assert "do not show an infant" in report and "trained on synthetic faces" in report

@@ -96,7 +96,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ids = [c for c in ("path", "source", "subject", "frame", "time_s", "face_id") if c in table.columns]
     out = write_table(pd.concat([table[ids], scored], axis=1), args.out)
     n_scored = int(scored["intensity"].notna().sum())
-    print(f"auengine predict: {n_scored} of {len(scored)} rows scored ({bundle.scale.name}); {out}", file=sys.stderr)
+    from ..io.tables import atomic_write_json
+    from ..scoring.report import SYNTHETIC_NOTE
+
+    note = f"bundle {SYNTHETIC_NOTE}" if bundle.synthetic else None
+    atomic_write_json(Path(f"{out}.json"), {"bundle": str(args.bundle), "bundle_synthetic": bundle.synthetic,
+                                            "note": note, "rows": len(scored), "rows_scored": n_scored})
+    if note:
+        print(f"auengine predict: {note}", file=sys.stderr)
+    print(f"auengine predict: {n_scored} of {len(scored)} rows scored ({bundle.scale.name}); {out}; notes: {out}.json",
+          file=sys.stderr)
     return 0 if n_scored else 1
 
 

@@ -123,6 +123,8 @@ def score_many(inputs: list[str | Path], bundle: str | Path, out: str | Path, op
                     print(result["traceback"], file=sys.stderr)
             elif result["summary"].get("warning"):
                 print(f"auengine score: scored with a warning: {result['summary']['warning']}", file=sys.stderr)
+            for note in result.get("summary", {}).get("notes", []) if result["status"] == "scored" else []:
+                print(f"auengine score: {Path(result['video']).name}: {note}", file=sys.stderr)
         for item in refused:
             print(f"auengine score: refused: {item['error']}", file=sys.stderr)
         summary.update({

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..au.infant_check import INFANT_SHARE
 from ..au.rules import load_rules
 from ..columns import au_column
 from ..faces.crop import align_crop
@@ -117,8 +118,11 @@ def middle_frames(frames: pd.DataFrame, epochs: pd.DataFrame) -> list[int]:
     return out
 
 
-SYNTHETIC_BANNER = ("This model bundle was trained on synthetic faces (auengine's phantom), not on real infants. "
-                    "Its scores test the software; they are not a pain assessment and must not guide care.")
+SYNTHETIC_NOTE = "trained on synthetic faces; not a clinical score"
+SYNTHETIC_BANNER = (f"Model bundle {SYNTHETIC_NOTE}. It learnt from auengine's phantom, not from real infants: "
+                    "its scores test the software; they are not a pain assessment and must not guide care.")
+NOT_INFANT_BANNER = ("Most frames ({share:.0%} look like an infant's) do not show an infant's face: the intensities "
+                     "below are not infant pain scores (frames marked infant_face = False in frames.csv).")
 NO_VALUE = "\u2014"          # an em dash in cells without a value
 
 
@@ -149,6 +153,12 @@ def readable_epochs(epochs: pd.DataFrame, scale: PainScale, threshold: float) ->
     return table
 
 
+def infant_share(frames: pd.DataFrame) -> float | None:
+    """Share of frames with a face whose ``infant_prob`` is >= 0.5 (None without faces)."""
+    values = frames.loc[frames["face_found"], "infant_prob"].to_numpy(float) if "infant_prob" in frames else []
+    return float((values >= 0.5).mean()) if len(values) else None
+
+
 def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmarks: np.ndarray, epochs: pd.DataFrame,
                        review: pd.DataFrame, scale: PainScale, threshold: float, options, bundle, cnn_model,
                        warning: str | None = None) -> dict:
@@ -174,6 +184,9 @@ def write_video_report(video: Path, target: Path, frames: pd.DataFrame, landmark
         report.text(f"Warning: {warning}. Scores cover only the frames that could be read.", "banner")
     if bundle.synthetic:
         report.text(SYNTHETIC_BANNER, "banner")
+    share = infant_share(frames)
+    if share is not None and share < INFANT_SHARE:
+        report.text(NOT_INFANT_BANNER.format(share=share), "banner")
     names = list(scale.level_names)
     levels = epochs.loc[epochs["level"] >= 0, "level"]
     highest = f"highest epoch level: {names[int(levels.max())]}" if len(levels) else "no epoch could be scored"

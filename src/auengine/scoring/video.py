@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..au.backends import GeometryBackend
+from ..au.infant_check import infant_probability
 from ..bundle import load_bundle, sha256
 from ..columns import LANDMARK_COLUMNS
 from ..errors import InputError, NoFaceError
@@ -142,6 +143,10 @@ def frame_scores(video: str | Path, bundle, options: ScoreOptions = ScoreOptions
     frames = pd.concat([frames, aus.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
     frames["confidence"] = confidence(frames["intensity"].to_numpy(), bundle.scale)
     frames["intensity_smooth"] = smooth(frames["intensity"].to_numpy(), fps, options.smooth_s)
+    found = frames["face_found"].to_numpy(bool)
+    frames["infant_prob"] = np.nan
+    frames.loc[found, "infant_prob"] = infant_probability(landmarks[found])
+    frames["infant_face"] = frames["infant_prob"] >= 0.5          # False: not scored as an infant's pain
     return FrameScores(frames, landmarks, fps, error, tracker.detections)
 
 
@@ -191,8 +196,21 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
                "warning": result.warning, "seconds": time.perf_counter() - started, **run_fingerprint(bundle, options),
                "cnn_model": str(cnn.folder) if cnn else None,
                **extras}
+    summary.update(trust_notes(frames, bundle))
     atomic_write_json(target / SUMMARY, summary)
     return summary
+
+
+def trust_notes(frames: pd.DataFrame, bundle) -> dict:
+    """Summary fields on what the scores are not: a synthetic bundle, a face that is not an infant's."""
+    from .report import INFANT_SHARE, SYNTHETIC_NOTE, infant_share
+
+    share = infant_share(frames)
+    notes = [f"bundle {SYNTHETIC_NOTE}"] if bundle.synthetic else []
+    if share is not None and share < INFANT_SHARE:
+        notes.append(f"most frames do not look like an infant's face ({share:.0%} do): not infant pain scores")
+    return {"infant_share": share, "looks_like_infant": None if share is None else share >= INFANT_SHARE,
+            "notes": notes}
 
 
 def video_epochs(options: ScoreOptions, video: str, duration_s: float) -> tuple[pd.DataFrame, str]:
