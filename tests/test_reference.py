@@ -168,3 +168,11 @@ def test_score_says_when_the_face_is_not_an_infant_and_the_bundle_is_synthetic(f
     assert frames["infant_prob"].between(0, 1).all() and not frames["infant_face"].any()
     report = (summary_path.parent / "report.html").read_text()
     assert "do not show an infant" in report and "trained on synthetic faces" in report
+
+
+def test_extract_writes_infant_prob(media_dir, tmp_path):
+    from auengine.cli import main
+
+    assert main(["extract", str(media_dir / "0-f1-su-ph.jpg"), "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "landmarks.csv")
+    assert table["infant_prob"].between(0, 0.5).all()                        # an adult's face

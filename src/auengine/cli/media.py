@@ -28,6 +28,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     extractor = Extractor(detector, landmarker, all_faces=args.all_faces,
                           overlay_dir=out / "overlays" if args.overlay else None, deidentify=args.deidentify)
     table = extract(args.inputs, extractor, every=args.every, fps=args.fps, on_problem=_problem)
+    from ..au.infant_check import infant_column
+
+    table["infant_prob"] = infant_column(table)
     table_path = write_table(table, out / f"landmarks.{args.format}")
     frames = table.drop_duplicates(["source", "frame"])
     failed = table[table["success"] == 0]
