@@ -8,14 +8,13 @@ non-commercial research, teaching and benchmarking only. It sees face proportion
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
 from ..face_geometry import as_landmarks
+from .reference import read_resource
 
 CHECK_FILE = Path(__file__).resolve().parents[1] / "resources" / "infant_check.json"
 #: below this share of a recording's faces looking like an infant's, outputs say it is not an infant
@@ -25,15 +24,8 @@ INFANT_SHARE = 0.5
 @lru_cache(maxsize=1)
 def check_model() -> dict:
     """The stored model (features, mean, scale, coef, intercept, cv_auc, source, terms)."""
-    try:
-        model = json.loads(CHECK_FILE.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{CHECK_FILE}: unreadable ({exc}); reinstall auengine or run "
-                         "scripts/make_infant_check.py") from None
-    for key in ("features", "mean", "scale", "coef", "intercept"):
-        if key not in model:
-            raise InputError(f"{CHECK_FILE}: no {key!r}; rebuild it with scripts/make_infant_check.py")
-    return model
+    return read_resource(CHECK_FILE, "scripts/make_infant_check.py",
+                         ("features", "mean", "scale", "coef", "intercept"))
 
 
 def infant_probability(landmarks: np.ndarray) -> np.ndarray:

@@ -36,16 +36,23 @@ class AUModel:
     terms: str = ""
 
 
+def read_resource(path: Path, maker: str, keys: tuple[str, ...] = ()) -> dict:
+    """A derived data file (JSON, format 1) with ``keys``; InputError naming the script that makes it."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable ({exc}); reinstall auengine or run {maker}") from None
+    if data.get("format") != 1:
+        raise InputError(f"{path}: format {data.get('format')!r}, this auengine reads format 1; rebuild it with {maker}")
+    for key in keys:
+        if key not in data:
+            raise InputError(f"{path}: no {key!r}; rebuild it with {maker}")
+    return data
+
+
 @lru_cache(maxsize=1)
 def _data() -> dict:
-    try:
-        data = json.loads(REFERENCE_FILE.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{REFERENCE_FILE}: unreadable ({exc}); reinstall auengine or run "
-                         "scripts/make_reference_faces.py") from None
-    if data.get("format") != 1:
-        raise InputError(f"{REFERENCE_FILE}: format {data.get('format')!r}, this auengine reads format 1")
-    return data
+    return read_resource(REFERENCE_FILE, "scripts/make_reference_faces.py", ("au_model", "references"))
 
 
 def _cross(rows: list) -> dict:
