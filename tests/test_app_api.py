@@ -172,3 +172,17 @@ def test_several_videos_in_one_upload(service):
                                headers=service.headers("nurse")).status_code == 400
     history = service.client.get(f"/api/epochs/{epoch['id']}/reviews", headers=service.headers("researcher")).json()
     assert [r["score"] for r in history] == [7.0]
+
+
+def test_authentication_gives_its_connection_back_before_the_body_is_read(service):
+    """20 concurrent uploads once held 20 pooled connections while their bodies streamed in (pool: 15): 500s."""
+    from starlette.requests import Request
+
+    from auengine.app.auth import authenticate
+
+    header = (b"authorization", f"Bearer {service.tokens['nurse']}".encode())
+    with service.app.state.db.session() as db:
+        principal = authenticate(Request({"type": "http", "headers": [header], "app": service.app}), db)
+        assert principal.user.name == "nurse" and principal.user.role == "clinician"
+        assert not db.in_transaction()
+        assert service.app.state.db.engine.pool.checkedout() == 0

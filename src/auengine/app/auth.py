@@ -41,18 +41,24 @@ def get_db(request: Request) -> Iterator[DbSession]:
 
 
 def authenticate(request: Request, db: DbSession = Depends(get_db)) -> Principal:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        user = accounts.user_of_token(db, header[7:].strip())
-        if user is None:
+    """The caller's user and session. The read transaction ends here, so that its database connection
+    goes back to the pool while an upload's body streams in (20 slow uploads would otherwise hold 20
+    connections and starve the pool)."""
+    try:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            user = accounts.user_of_token(db, header[7:].strip())
+            if user is None:
+                raise NotAuthenticated()
+            return Principal(user, None)
+        raw = request.cookies.get(SESSION_COOKIE)
+        row = accounts.session_of_cookie(db, raw) if raw else None
+        if row is None:
             raise NotAuthenticated()
-        return Principal(user, None)
-    raw = request.cookies.get(SESSION_COOKIE)
-    row = accounts.session_of_cookie(db, raw) if raw else None
-    if row is None:
-        raise NotAuthenticated()
-    request.state.csrf = row.csrf
-    return Principal(row.user, row)
+        request.state.csrf = row.csrf
+        return Principal(row.user, row)
+    finally:
+        db.commit()                     # nothing to write; sessions keep loaded objects (expire_on_commit=False)
 
 
 async def check_csrf(request: Request, principal: Principal) -> None:
