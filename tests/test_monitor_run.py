@@ -89,7 +89,7 @@ def test_cli_missing_source_is_one_line_and_exit_2(tmp_path, bundle, capsys):
 
 def test_realtime_file_drops_frames_for_a_slow_consumer_and_never_falls_behind(face_clip):
     with FrameSource(str(face_clip), pace="realtime") as source:
-        taken = []
+        taken, frame = [], None
         while not (source.ended and frame is None):
             frame = source.get(timeout=1.0)
             if frame is not None:

@@ -8,7 +8,7 @@ Every number in the report is computed in the run; the data are synthetic.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

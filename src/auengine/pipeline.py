@@ -10,8 +10,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
-
 from .au.rules import AURules, load_rules
 from .errors import InputError
 from .faces.crop import DEFAULT_CROP_SIZE, align_crop
@@ -20,7 +18,7 @@ from .faces.landmarks import LANDMARKERS, LandmarkBackend
 from .io.media import Frame, expand_inputs, iter_frames, output_name
 from .io.tables import LANDMARK_COLUMNS
 from .report.overlay import face_overlay, write_png
-from .progress import bars_disabled
+from .progress import bar as progress_bar
 
 ID_COLUMNS = ["source", "frame", "time_s", "face_id"]
 BOX_COLUMNS = ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1", "det_score"]
@@ -108,7 +106,7 @@ def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, f
     """
     rows: list[dict] = []
     files = expand_inputs(inputs)
-    with tqdm(unit="frame", desc="extract", disable=bars_disabled(progress)) as bar:
+    with progress_bar(unit="frame", desc="extract", progress=progress) as bar:
         for number, path in enumerate(files, 1):
             bar.set_postfix_str(f"file {number}/{len(files)}: {path.name}")
             n_frames = no_face = 0
@@ -130,4 +128,37 @@ def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, f
     return table.astype({"frame": int, "face_id": int, "success": int})
 
 
-__all__ = ["DEFAULT_CROP_SIZE", "EXTRACT_COLUMNS", "Extractor", "build_backends", "extract"]
+def extraction_summary(table: pd.DataFrame, extractor: Extractor, table_path: Path) -> dict:
+    """What summary.json of `extract` says: backends, counts, and every failed row (source, frame, reason)."""
+    from . import __version__
+
+    frames = table.drop_duplicates(["source", "frame"])
+    failed = table[table["success"] == 0]
+    return {
+        "auengine_version": __version__, "detector": extractor.detector.name, "landmarker": extractor.landmarker.name,
+        "landmarker_reason": extractor.landmarker.reason, "inputs": len({*table["source"]}),
+        "frames": int((frames["frame"] >= 0).sum()), "faces": int(table["success"].sum()),
+        "problems": int(len(failed)), "table": str(table_path),
+        "failures": failed[["source", "frame", "reason"]].to_dict("records"),
+    }
+
+
+def frame_table(inputs: list[str | Path], *, detector: str = "auto", landmarks: str = "auto", every: int = 1,
+                fps: float | None = None, on_problem: Callable[[str], None] | None = None,
+                on_backends: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """The frames to estimate AUs on: one given landmark table / manifest as it is, or `extract` run on media.
+
+    ``on_backends`` receives one line naming the detector and landmark backends when media are read.
+    """
+    from .io.frame_tables import is_table_file, read_frame_table
+
+    if len(inputs) == 1 and is_table_file(inputs[0]):
+        return read_frame_table(inputs[0])
+    found_detector, landmarker = build_backends(detector, landmarks)
+    if on_backends is not None:
+        on_backends(f"detector={found_detector.name} landmarks={landmarker.name}")
+    return extract(inputs, Extractor(found_detector, landmarker), every=every, fps=fps, on_problem=on_problem)
+
+
+__all__ = ["DEFAULT_CROP_SIZE", "EXTRACT_COLUMNS", "Extractor", "build_backends", "extract", "extraction_summary",
+           "frame_table"]

@@ -7,7 +7,8 @@
 """
 from __future__ import annotations
 
-from .compute import AgreementResult, compute_agreement, run_agreement
+from .compute import AgreementResult, compute_agreement
+from .run import run_agreement
 from .pairing import engine_scores, observer_scores, pair_scores
 
 __all__ = ["AgreementResult", "compute_agreement", "engine_scores", "observer_scores", "pair_scores",

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import combinations
-from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
 from ..scales import get_scale
-from .pairing import engine_scores, observer_scores, pair_scores
+from .pairing import observer_scores, pair_scores
 from .stats import STAT_NAMES, agreement_stats
 
 ENGINE = "engine"
@@ -90,29 +89,3 @@ def compute_agreement(engine: pd.DataFrame | None, observers: dict[str, pd.DataF
                 "engine": engine is not None}
     return AgreementResult(pd.DataFrame(rows, columns=RESULT_COLUMNS), pd.concat(pair_tables, ignore_index=True),
                            notes, settings)
-
-
-def run_agreement(engine_path: str | Path | None, observer_paths: list[str | Path], out: str | Path | None = None, *,
-                  unit: str = "epochs", min_coverage: float = 0.5, threshold: float | None = None) -> AgreementResult:
-    """Files in, results (and, with ``out``, agreement.csv/json/md, pairs.csv, bland_altman.png) out.
-
-    Observer files: plain CSV, ELAN .eaf or BORIS export (:func:`auengine.interop.read_observer_scores`);
-    an observer name found in two files is kept apart as ``name (file stem)``.
-    """
-    from ..interop import read_observer_scores
-
-    observers: dict[str, pd.DataFrame] = {}
-    for path in map(Path, observer_paths):
-        found = observer_scores(read_observer_scores(path))
-        if not found:
-            raise InputError(f"{path}: no observer scores in this file")
-        for name, scores in found.items():
-            observers[f"{name} ({path.stem})" if name in observers else name] = scores
-    engine = engine_scores(engine_path, unit) if engine_path is not None else None
-    result = compute_agreement(engine, observers, min_coverage=min_coverage, threshold=threshold)
-    result.settings.update(unit=unit, engine_path=str(engine_path), observer_files=[str(p) for p in observer_paths])
-    if out is not None:
-        from .report import write_agreement
-
-        write_agreement(result, out)
-    return result

@@ -7,14 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from ..errors import InputError
 from ..store.db import open_database
 from ..store.layout import DataLayout
 from .auth import NotAuthenticated
+from .templating import templates
 
-HERE = Path(__file__).parent
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; script-src 'self'; style-src 'self'; "
        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
@@ -27,7 +26,6 @@ class AppSettings:
     secure_cookies: bool = False        # set behind HTTPS (a reverse proxy): cookies then only travel encrypted
 
 
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 def wants_json(request: Request) -> bool:

@@ -30,7 +30,7 @@ def check_model() -> dict:
 
 def infant_probability(landmarks: np.ndarray) -> np.ndarray:
     """Probability (N,) that each face (N, 68, 2) or (68, 2) px, iBUG order, is an infant's."""
-    from .landmark_aus import measurements
+    from .measurements import measurements
 
     points = as_landmarks(landmarks)
     model = check_model()

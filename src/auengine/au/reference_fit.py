@@ -61,7 +61,7 @@ def fit_reference(measured: pd.DataFrame, spans: dict, cross: dict, measurement_
 def infant_check_data(root=None):
     """(measurements DataFrame, labels (N,) 1 = infant, person groups (N,)) of the real infant and adult sets."""
     from ..io.landmark_sets import load_landmark_set
-    from .landmark_aus import measurements
+    from .measurements import measurements
 
     sets = [load_landmark_set(p, root) for p in ("infant", "adult")]
     features = pd.concat([measurements(s.landmarks) for s in sets], ignore_index=True)

@@ -5,20 +5,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import __version__
 from . import options
 
 
-def _problem(message: str) -> None:
+def report_problem(message: str) -> None:
+    """One stderr line per problem input (above any progress bar)."""
     from tqdm import tqdm
 
     tqdm.write(f"auengine: skipped: {message}", file=sys.stderr)
 
 
+def note_backends(line: str) -> None:
+    print(f"auengine: {line}", file=sys.stderr)
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     """Faces and 68 landmarks of images, folders and videos -> table (+ overlays)."""
     from ..io.tables import atomic_write_json, write_table
-    from ..pipeline import Extractor, build_backends, extract
+    from ..pipeline import Extractor, build_backends, extract, extraction_summary
 
     out = Path(args.out)
     detector, landmarker = build_backends(args.detector, args.landmarks, detector_weights=args.detector_weights,
@@ -27,39 +31,17 @@ def cmd_extract(args: argparse.Namespace) -> int:
           + (f" ({landmarker.reason})" if landmarker.reason else ""), file=sys.stderr)
     extractor = Extractor(detector, landmarker, all_faces=args.all_faces,
                           overlay_dir=out / "overlays" if args.overlay else None, deidentify=args.deidentify)
-    table = extract(args.inputs, extractor, every=args.every, fps=args.fps, on_problem=_problem)
+    table = extract(args.inputs, extractor, every=args.every, fps=args.fps, on_problem=report_problem)
     from ..au.infant_check import infant_column
 
     table["infant_prob"] = infant_column(table)
     table_path = write_table(table, out / f"landmarks.{args.format}")
-    frames = table.drop_duplicates(["source", "frame"])
-    failed = table[table["success"] == 0]
-    summary = {
-        "auengine_version": __version__, "detector": detector.name, "landmarker": landmarker.name,
-        "landmarker_reason": landmarker.reason, "inputs": len({*table["source"]}),
-        "frames": int((frames["frame"] >= 0).sum()), "faces": int(table["success"].sum()),
-        "problems": int(len(failed)), "table": str(table_path),
-        "failures": failed[["source", "frame", "reason"]].to_dict("records"),
-    }
+    summary = extraction_summary(table, extractor, table_path)
     atomic_write_json(out / "summary.json", summary)
     print(f"auengine: {summary['faces']} face(s) in {summary['frames']} frame(s) from {summary['inputs']} "
           f"input(s); {summary['problems']} problem(s). Table: {table_path}"
           + (f"; overlays: {out / 'overlays'}" if args.overlay else ""), file=sys.stderr)
     return 0 if summary["faces"] > 0 else 1
-
-
-def _frame_table(args: argparse.Namespace):
-    """The frames to estimate AUs on: a given landmark table/manifest, or `extract` run on media."""
-    from ..io.frame_tables import is_table_file, read_frame_table
-
-    if len(args.inputs) == 1 and is_table_file(args.inputs[0]):
-        return read_frame_table(args.inputs[0])
-    from ..pipeline import Extractor, build_backends, extract
-
-    detector, landmarker = build_backends(args.detector, args.landmarks)
-    print(f"auengine: detector={detector.name} landmarks={landmarker.name}", file=sys.stderr)
-    return extract(args.inputs, Extractor(detector, landmarker), every=args.every, fps=args.fps,
-                   on_problem=_problem)
 
 
 def _neutral_face(args: argparse.Namespace):
@@ -95,7 +77,10 @@ def cmd_aus(args: argparse.Namespace) -> int:
     backend = AU_BACKENDS.create(args.backend, **backend_options)
     if args.backend == "table" and all(Path(p).is_file() and not is_table_file(p) for p in args.inputs):
         backend.require_sources(args.inputs)       # media: refused before any face is detected
-    frames = _frame_table(args)
+    from ..pipeline import frame_table
+
+    frames = frame_table(args.inputs, detector=args.detector, landmarks=args.landmarks, every=args.every, fps=args.fps,
+                         on_problem=report_problem, on_backends=note_backends)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)    # the fallback is printed below, once
         aus = backend.estimate(frames)
@@ -123,36 +108,6 @@ def _infant_share(values) -> float | None:
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     return round(float((values >= 0.5).mean()), 4) if len(values) else None
-
-
-def cmd_train_e2e(args: argparse.Namespace) -> int:
-    """Subject-wise CV of an end-to-end pain CNN (paper Table III)."""
-    from ..evaluation.e2e import run_cv
-    from ..metrics import format_mean_std, summarize_folds
-    from ..io.manifest import read_manifest
-
-    table = read_manifest(args.manifest)
-    per_fold = run_cv(table, options.train_config(args), args.out, folds=args.folds)
-    shown = format_mean_std(summarize_folds(per_fold))
-    print(f"auengine train-e2e: {args.backbone}, {len(per_fold)} fold(s): "
-          + ", ".join(f"{k} {v}" for k, v in shown.items()) + f"; run: {args.out}", file=sys.stderr)
-    return 0
-
-
-def cmd_engagement(args: argparse.Namespace) -> int:
-    """AU engagement ranking from a train-e2e run (Grad-CAM, fused CAM or occlusion on held-out subjects)."""
-    from ..evaluation.engagement_run import run_engagement
-    from ..io.manifest import read_manifest
-
-    result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap,
-                            target_layer=args.target_layer, method=args.method)
-    print(result.round(4).to_string(), file=sys.stderr)
-    tied = result.index[result["tied_with"] != ""]
-    if len(tied):
-        print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
-              "AUs in tied_with: their order is not meaningful", file=sys.stderr)
-    print(f"auengine engagement: {args.out}/engagement.csv, engagement.png, overlays/", file=sys.stderr)
-    return 0
 
 
 def cmd_phantom(args: argparse.Namespace) -> int:
@@ -186,7 +141,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
     manifest, problems = frames_from_annotations(args.annotations, args.out, frames=args.frames)
     for problem in problems:
-        _problem(problem)
+        report_problem(problem)
     print(f"auengine frames: manifest {manifest} ({len(problems)} problem(s))", file=sys.stderr)
     return 0
 
@@ -254,32 +209,6 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     aus_sampling.add_argument("--every", type=int, default=1, metavar="N")
     aus_sampling.add_argument("--fps", type=float, metavar="F")
     aus.set_defaults(func=cmd_aus)
-
-    from ..registries import BACKBONES
-
-    tr = sub.add_parser("train-e2e", parents=[common], help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
-    tr.add_argument("manifest")
-    tr.add_argument("--out", required=True, help="run folder")
-    tr.add_argument("--backbone", default="resnet18", choices=BACKBONES)
-    tr.add_argument("--folds", type=options.folds, default=5,
-                    help="number of subject-wise folds, 1 (one train/validation split) or loso")
-    options.add_training_options(tr)
-    tr.add_argument("--batch-size", type=int, default=8)
-    tr.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
-    tr.set_defaults(func=cmd_train_e2e)
-
-    en = sub.add_parser("engagement", parents=[common], help="AU engagement ranking from a train-e2e run")
-    en.add_argument("run", help="train-e2e run folder")
-    en.add_argument("manifest", help="the manifest the run was trained on (with landmarks)")
-    en.add_argument("--out", required=True)
-    en.add_argument("--rules", default="infant", help="AU rule set name or file")
-    en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
-    en.add_argument("--target-layer", help="Grad-CAM layer by module name (default: the last conv block, "
-                                           "ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
-    en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="gradcam",
-                    help="gradcam: the paper's Eq. 2 on the last conv block (default); fused: LayerCAM on layer3 + "
-                         "layer4; occlusion: probability drop when each AU region is blurred away")
-    en.set_defaults(func=cmd_engagement)
 
     fr = sub.add_parser("frames", parents=[common], help="scored video time points -> consecutive frames and a manifest")
     fr.add_argument("annotations", help="CSV: video, subject, time_s, scale, score")

@@ -1,4 +1,5 @@
-"""Subcommands for the AuE-IPA models: evaluate, fit, train-regressor, predict, demo (thin layer)."""
+"""Commands that train or apply models: train-e2e, engagement, evaluate, fit, train-regressor, predict, transfer,
+demo (thin layer)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,36 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import options
+
+
+def cmd_train_e2e(args: argparse.Namespace) -> int:
+    """Subject-wise CV of an end-to-end pain CNN (paper Table III)."""
+    from ..evaluation.e2e import run_cv
+    from ..metrics import format_mean_std, summarize_folds
+    from ..io.manifest import read_manifest
+
+    table = read_manifest(args.manifest)
+    per_fold = run_cv(table, options.train_config(args), args.out, folds=args.folds)
+    shown = format_mean_std(summarize_folds(per_fold))
+    print(f"auengine train-e2e: {args.backbone}, {len(per_fold)} fold(s): "
+          + ", ".join(f"{k} {v}" for k, v in shown.items()) + f"; run: {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_engagement(args: argparse.Namespace) -> int:
+    """AU engagement ranking from a train-e2e run (Grad-CAM, fused CAM or occlusion on held-out subjects)."""
+    from ..evaluation.engagement_run import run_engagement
+    from ..io.manifest import read_manifest
+
+    result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap,
+                            target_layer=args.target_layer, method=args.method)
+    print(result.round(4).to_string(), file=sys.stderr)
+    tied = result.index[result["tied_with"] != ""]
+    if len(tied):
+        print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
+              "AUs in tied_with: their order is not meaningful", file=sys.stderr)
+    print(f"auengine engagement: {args.out}/engagement.csv, engagement.png, overlays/", file=sys.stderr)
+    return 0
 
 
 def _evaluation_config(args: argparse.Namespace):
@@ -65,40 +96,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Per-frame pain intensity and level from a bundle, for an AU table, a manifest or media."""
-    import pandas as pd
-
-    from ..au.backends import GeometryBackend
     from ..bundle import load_bundle
-    from ..io.au_tables import read_au_table
-    from ..io.tables import write_table
-    from ..io.video import VIDEO_EXTENSIONS
-    from ..scoring.video import ScoreOptions, frame_scores
+    from ..io.tables import atomic_write_json, write_table
+    from ..predict import predict_input
+    from ..scoring.report import SYNTHETIC_NOTE
+    from .media import note_backends, report_problem
 
     bundle = load_bundle(args.bundle)
-    source = Path(args.input)
-    table = None
-    if source.suffix.lower() in VIDEO_EXTENSIONS:      # the same per-frame path as `auengine score`
-        result = frame_scores(source, bundle, ScoreOptions(detector=args.detector, landmarks=args.landmarks))
-        table, scored = result.frames.assign(source=str(source)), result.frames[["intensity", "level"]]
-    else:
-        if source.suffix.lower() in (".csv", ".parquet") and source.is_file():
-            try:
-                table = read_au_table(source)
-            except InputError:          # no AU columns: a landmark table or manifest
-                table = None
-        if table is None:               # images, or landmarks: geometry AUs
-            from .media import _frame_table
-
-            frames = _frame_table(argparse.Namespace(inputs=[args.input], detector=args.detector,
-                                                     landmarks=args.landmarks, every=1, fps=None))
-            table = pd.concat([frames, GeometryBackend().estimate(frames)], axis=1)
-        scored = bundle.predict(table, str(source))
-    ids = [c for c in ("path", "source", "subject", "frame", "time_s", "face_id") if c in table.columns]
-    out = write_table(pd.concat([table[ids], scored], axis=1), args.out)
+    scored = predict_input(bundle, args.input, detector=args.detector, landmarks=args.landmarks,
+                           on_problem=report_problem, on_backends=note_backends)
+    out = write_table(scored, args.out)
     n_scored = int(scored["intensity"].notna().sum())
-    from ..io.tables import atomic_write_json
-    from ..scoring.report import SYNTHETIC_NOTE
-
     note = f"bundle {SYNTHETIC_NOTE}" if bundle.synthetic else None
     atomic_write_json(Path(f"{out}.json"), {"bundle": str(args.bundle), "bundle_synthetic": bundle.synthetic,
                                             "note": note, "rows": len(scored), "rows_scored": n_scored})
@@ -136,8 +144,32 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub, common: argparse.ArgumentParser) -> None:
-    """Register evaluate, fit, train-regressor, predict and demo on the subcommand parser."""
+    """Register train-e2e, engagement, evaluate, fit, train-regressor, predict, transfer and demo."""
     from ..registries import BACKBONES
+
+    tr = sub.add_parser("train-e2e", parents=[common], help="subject-wise CV of an end-to-end pain CNN (paper Table III)")
+    tr.add_argument("manifest")
+    tr.add_argument("--out", required=True, help="run folder")
+    tr.add_argument("--backbone", default="resnet18", choices=BACKBONES)
+    tr.add_argument("--folds", type=options.folds, default=5,
+                    help="number of subject-wise folds, 1 (one train/validation split) or loso")
+    options.add_training_options(tr)
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
+    tr.set_defaults(func=cmd_train_e2e)
+
+    en = sub.add_parser("engagement", parents=[common], help="AU engagement ranking from a train-e2e run")
+    en.add_argument("run", help="train-e2e run folder")
+    en.add_argument("manifest", help="the manifest the run was trained on (with landmarks)")
+    en.add_argument("--out", required=True)
+    en.add_argument("--rules", default="infant", help="AU rule set name or file")
+    en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
+    en.add_argument("--target-layer", help="Grad-CAM layer by module name (default: the last conv block, "
+                                           "ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
+    en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="gradcam",
+                    help="gradcam: the paper's Eq. 2 on the last conv block (default); fused: LayerCAM on layer3 + "
+                         "layer4; occlusion: probability drop when each AU region is blurred away")
+    en.set_defaults(func=cmd_engagement)
 
     def experiment_options(parser: argparse.ArgumentParser, manifest_optional: bool = False) -> None:
         parser.add_argument("manifest", nargs="?" if manifest_optional else None, help="training manifest (CSV)")

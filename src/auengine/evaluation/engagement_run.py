@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
-
 from ..au.rules import load_rules
 from ..engagement import EngagementAccumulator
 from ..engagement_methods import CenterDistances, check_method, engagement_values, resolution_px, tied_with
@@ -25,7 +23,7 @@ from ..models.data import ManifestImages
 from ..models.train import load_model
 from ..report.figures import cam_overlay, engagement_chart
 from ..report.overlay import write_png
-from ..progress import bars_disabled, stage
+from ..progress import bar, stage
 
 
 def fold_dirs(run: Path) -> list[Path]:
@@ -101,8 +99,7 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         rows = table[table["subject"].astype(str).isin(held_out)]
         stage(f"{method} engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
         dataset = ManifestImages(rows, train=False, prep=config.preprocessing)
-        for start in tqdm(range(0, len(rows), batch_size), desc=f"engagement {fold.name}",
-                          disable=bars_disabled(progress)):
+        for start in bar(range(0, len(rows), batch_size), desc=f"engagement {fold.name}", progress=progress):
             batch = rows.iloc[start:start + batch_size]
             indices = range(start, start + len(batch))
             images = torch.stack([dataset[i][0] for i in indices])

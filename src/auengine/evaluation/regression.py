@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
-
 from ..au.pspi import PSPIClassifier
 from ..columns import au_column
 from ..errors import InputError
 from ..estimators.aueipa import AuEIPARegressor, smooth_l1
 from ..metrics import classification_metrics
-from ..progress import bars_disabled
+from ..progress import bar
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -37,7 +35,7 @@ def core_au_sweep(aus: pd.DataFrame, table: pd.DataFrame, folds: Folds, ranking:
     """
     scale = training_scale(table)
     rows = []
-    for k in tqdm(range(1, len(ranking) + 1), desc="core-AU sweep", disable=bars_disabled(progress)):
+    for k in bar(range(1, len(ranking) + 1), desc="core-AU sweep", progress=progress):
         chosen = list(ranking.index[:k])
         losses = [float(smooth_l1(fit_mlp(aus, table, train, chosen, None, scale, params).predict(aus.iloc[test])
                                   - table["score"].to_numpy(float)[test]).mean()) for train, test in folds]
@@ -99,10 +97,9 @@ def fold_metrics(aus: pd.DataFrame, table: pd.DataFrame, folds: Folds, ranking: 
     levels = lookup(table["level"].to_numpy(int))
     labels = np.arange(int(levels.max()) + 1)
     rows = []
-    for fold, (train, test) in enumerate(tqdm(folds, desc="AU methods", leave=False,
-                                              disable=bars_disabled(progress))):
+    for fold, (train, test) in enumerate(bar(folds, desc="AU methods", leave=False, progress=progress)):
         pspi_model = PSPIClassifier(scale=scale).fit(aus.iloc[train], table["score"].to_numpy(float)[train])
-        predictions = {"PSPI": pspi_model.predict(aus.iloc[test])}
+        predictions = {"PSPI": pspi_model.predict_level(aus.iloc[test])}
         for name, (chosen, weighted) in au_methods(ranking, k).items():
             model = fit_mlp(aus, table, train, chosen, ranking if weighted else None, scale, params)
             predictions[name] = model.predict_level(aus.iloc[test])

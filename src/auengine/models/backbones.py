@@ -9,17 +9,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import torch
 import torchvision
 from torch import nn
 
 from ..errors import InputError, WeightsNotFoundError
 from ..registries import BACKBONES as _BACKBONES
 from ..weights import WeightsSpec, resolve_weights
+from .state import IMAGENET_MEAN, IMAGENET_STD, load_matching, load_state  # noqa: F401 - re-exported
 
 BACKBONES = _BACKBONES       # names in auengine.registries (the CLI lists them without importing torch)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def imagenet_spec(backbone: str) -> WeightsSpec:
@@ -141,22 +139,3 @@ def build_model(backbone: str = "resnet18", n_levels: int = 4, *, weights: str |
     if state is not None:
         load_matching(model, state)
     return attach_head(model, n_levels, head), init
-
-
-def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
-    """Load the entries of ``state`` whose names and shapes match ``model``'s (head layers may differ)."""
-    own = model.state_dict()
-    model.load_state_dict({k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False)
-    return model
-
-
-def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from .safetensors or a torch file (never unpickling: weights_only=True)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"weights file not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)

@@ -92,7 +92,7 @@ class DlibFaceResNet(nn.Module):
 
     def __init__(self, imagenet_input: bool = False, mean_rgb=(122.782, 117.001, 104.298)) -> None:
         super().__init__()
-        from .backbones import IMAGENET_MEAN, IMAGENET_STD
+        from .state import IMAGENET_MEAN, IMAGENET_STD
 
         scale, shift = torch.ones(3), torch.zeros(3)
         if imagenet_input:              # x_255 = 255 (x * std + mean)
@@ -230,7 +230,7 @@ def dlib_face_backbone(weights: str | None = "imagenet") -> tuple[DlibFaceResNet
     None: random initialisation (PyTorch's defaults; affine layers start as identity);
     a path: a state dict (.safetensors, or .pth read with weights_only) whose matching entries are loaded.
     """
-    from .backbones import load_matching, load_state
+    from .state import load_matching, load_state
 
     if weights in PRETRAINED:
         model = dlib_face_resnet(imagenet_input=True)

@@ -20,7 +20,7 @@ import torch
 from ..columns import LANDMARK_COLUMNS
 from ..errors import BundleError, InputError
 from ..faces.crop import CROP_ZOOM, Crop, align_crop
-from .backbones import IMAGENET_MEAN, IMAGENET_STD
+from .state import IMAGENET_MEAN, IMAGENET_STD
 
 #: version of the input path recorded in model.json; bump when face_crop/to_tensor change
 INPUT_PATH = "aligned-crop-v1"

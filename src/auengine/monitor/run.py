@@ -72,7 +72,6 @@ class Monitor:
     def __init__(self, source: str, bundle_dir: str | Path, out: str | Path, options: MonitorOptions = MonitorOptions(),
                  *, sender=None, echo=print, backends=None, on_frame=None) -> None:
         from ..pipeline import build_backends
-        from ..scales import get_scale
         from ..scoring.stream import FaceTracker
 
         self.out = Path(out)
@@ -83,7 +82,7 @@ class Monitor:
         self.options, self.sender, self.echo, self.on_frame = options, sender, echo, on_frame
         self.bundle_dir = Path(bundle_dir)
         bundle = load_bundle(bundle_dir)
-        self.scale = get_scale(bundle.manifest["scale"])
+        self.scale = bundle.scale
         self.alarm_config = options.alarm if options.alarm.threshold is not None else \
             dataclasses.replace(options.alarm, threshold=float(self.scale.edges[0]))
         self.machine = AlarmMachine(self.alarm_config)
@@ -94,7 +93,7 @@ class Monitor:
             else self.source.pace == "realtime"
         tracker = (BackgroundRedetect if background else FaceTracker)(detector, landmarker, options.detect_every)
         self.scorer = LiveScorer(bundle, tracker, self.neutral, options.smooth_s)
-        self.synthetic = bundle.manifest.get("training_data", {}).get("synthetic")
+        self.synthetic = bundle.synthetic
         logs = {"max_bytes": options.log_max_bytes, "keep": options.log_keep, "max_age_s": options.log_max_age_s}
         self.out.mkdir(parents=True, exist_ok=True)
         self.events = JsonLines(self.out / "events.jsonl", **logs)

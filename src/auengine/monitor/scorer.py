@@ -158,10 +158,8 @@ class LiveScorer:
 
     def __init__(self, bundle: Bundle, tracker: FaceTracker, neutral: OnlineNeutral, smooth_s: float = 0.5,
                  min_iod_px: float = MIN_IOD_PX) -> None:
-        from ..scales import get_scale
-
         self.bundle, self.tracker, self.neutral = bundle, tracker, neutral
-        self.scale = get_scale(bundle.manifest["scale"])
+        self.scale = bundle.scale
         self.min_iod_px = min_iod_px
         self._smoother = TrailingMean(smooth_s)
 

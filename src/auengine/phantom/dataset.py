@@ -10,15 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
-
 from .. import __version__
 from ..io.manifest import write_manifest
 from ..io.tables import LANDMARK_COLUMNS, atomic_write_json
 from .face import PHANTOM_AUS
 from .rule import PainRule, load_rule
 from .sampling import BOX_COLUMNS, GT_AU_COLUMNS, PhantomConfig, subject_rows, worker_init
-from ..progress import bars_disabled
+from ..progress import bar as progress_bar
 
 
 def generate(out_dir: str | Path, *, n_subjects: int, frames_per_subject: int, size: int = 224,
@@ -56,8 +54,7 @@ def generate(out_dir: str | Path, *, n_subjects: int, frames_per_subject: int, s
               videos) for i in range(n_subjects)]
     workers = min(workers or min(2, multiprocessing.cpu_count()), n_subjects)
     rows: list[dict] = []
-    with tqdm(total=n_subjects * frames_per_subject, unit="img", desc="phantom",
-              disable=bars_disabled(progress)) as bar:
+    with progress_bar(total=n_subjects * frames_per_subject, unit="img", desc="phantom", progress=progress) as bar:
         if workers > 1:
             try:
                 with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..face_geometry import MIRROR
+from ..face_geometry import MIRROR, face_scale
 from .identity import Identity
 from .shape_model import shape
 
@@ -78,7 +78,7 @@ def apply_aus(neutral: np.ndarray, intensities: dict[str, float]) -> np.ndarray:
     gap, that pair's lid moves are scaled down; AU43 closes EYE_CLOSURE of what is left."""
     fractions = np.array([min(max(float(intensities.get(au, 0.0)), 0.0), MAX_INTENSITY)
                           for au in PHANTOM_AUS]) / MAX_INTENSITY
-    own_s = np.linalg.norm(neutral[39] - neutral[42]) / FACE_UNITS_PER_S
+    own_s = face_scale(neutral) / FACE_UNITS_PER_S
     move = own_s * np.tensordot(fractions, DENSE_MOVES, axes=1)    # (68, 2): spans in units of the face's s
     move[:, 0] *= np.sign(neutral[:, 0] - neutral[MIRROR, 0])                # 0 on the midline
     points = neutral + move

@@ -13,6 +13,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from ..face_geometry import face_scale
 from .face import MAX_INTENSITY, apply_aus, neutral_landmarks
 from .identity import Identity
 
@@ -198,7 +199,7 @@ def _queue_face(canvas: _Canvas, identity: Identity, intensities: dict[str, floa
     f = {au: float(np.clip(v, 0, MAX_INTENSITY)) / MAX_INTENSITY for au, v in intensities.items()}
     g = lambda au: f.get(au, 0.0)  # noqa: E731
     skin = tuple(map(float, identity.skin))
-    s = float(np.linalg.norm(pts[39] - pts[42]))
+    s = float(face_scale(pts))
     _head(canvas, identity, pts, skin)
     _hair(canvas, identity)
     _eyes(canvas, identity, pts, skin, s, g)

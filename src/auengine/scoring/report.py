@@ -245,7 +245,7 @@ def _cam_panel(model, crop, rules, path: Path, background: np.ndarray | None = N
     import torch
 
     from ..explain.gradcam import gradcam
-    from ..models.backbones import IMAGENET_MEAN, IMAGENET_STD
+    from ..models.state import IMAGENET_MEAN, IMAGENET_STD
     from ..report.figures import cam_overlay
 
     image = (crop.image.astype(np.float32) / 255 - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)

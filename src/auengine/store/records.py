@@ -36,8 +36,8 @@ def register_model(db: DbSession, layout: DataLayout, bundle_dir: str | Path, na
     load_bundle(staging)                               # the copy verifies too
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    model = Model(name=name, folder=name, sha256=sha256(target / MANIFEST), scale=bundle.manifest["scale"],
-                  synthetic=bool(bundle.manifest["training_data"].get("synthetic")))
+    model = Model(name=name, folder=name, sha256=sha256(target / MANIFEST), scale=bundle.scale.name,
+                  synthetic=bundle.synthetic)
     db.add(model)
     db.flush()
     return model

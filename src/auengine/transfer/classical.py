@@ -22,10 +22,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from tqdm.auto import tqdm
-
 from .selection import ReliefFSelector, SymmetricUncertaintySelector
-from ..progress import bars_disabled
+from ..progress import bar
 
 CLASSIFIERS = {
     "NB": GaussianNB(),
@@ -99,7 +97,7 @@ def evaluate_configurations(X: np.ndarray, y: np.ndarray, groups: np.ndarray, fo
     configuration plus inner_accuracy, test_index and predicted).
     """
     rows, best_rows = [], []
-    for fold, (train, test) in enumerate(tqdm(folds, desc="folds", disable=bars_disabled(progress))):
+    for fold, (train, test) in enumerate(bar(folds, desc="folds", progress=progress)):
         inner = _inner_accuracy(X[train], y[train], groups[train], configs, inner_folds)
         chosen = max(configs, key=lambda c: inner[c])
         for config, (predicted, score) in fit_predict(X[train], y[train], X[test], configs).items():

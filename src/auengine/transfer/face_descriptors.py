@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..columns import LANDMARK_COLUMNS, landmarks_of
 from ..errors import InputError
 from ..io.media import read_image
+from ..progress import bar
 
 DESCRIPTOR_LAYER = "dlib-face"
 DESCRIPTOR_SIZE = 128
@@ -73,8 +73,7 @@ def face_descriptors(table: pd.DataFrame, *, jitters: int = 0, progress: bool | 
     landmarks = landmarks_of(table) if has_columns else np.full((len(table), 68, 2), np.nan)
     out = np.zeros((len(table), DESCRIPTOR_SIZE), dtype=np.float32)
     missing = []
-    for i, path in enumerate(tqdm(table["abspath"], desc="features dlib-face", total=len(table),
-                                  disable=not progress if progress is not None else None)):
+    for i, path in enumerate(bar(table["abspath"], desc="features dlib-face", total=len(table), progress=progress)):
         points = landmarks[i] if np.isfinite(landmarks[i]).all() else None
         descriptor = describer.describe(read_image(path), points)
         if descriptor is None:

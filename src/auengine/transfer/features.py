@@ -12,12 +12,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-
 from ..errors import InputError
 from ..models.backbones import build_model
 from ..models.data import ManifestImages
-from ..progress import bars_disabled
+from ..progress import bar
 from .layers import PRESETS, FeatureLayer, feature_layer  # noqa: F401  (re-exported)
 
 
@@ -42,8 +40,8 @@ def deep_features(model: nn.Module, spec: FeatureLayer, table: pd.DataFrame, *, 
     dataset = ManifestImages(table, size, train=False)
     out = []
     try:
-        for start in tqdm(range(0, len(table), batch_size), desc=f"features {spec.model}:{spec.layer}",
-                          disable=bars_disabled(progress)):
+        batches = range(0, len(table), batch_size)
+        for start in bar(batches, desc=f"features {spec.model}:{spec.layer}", progress=progress):
             images = torch.stack([dataset[i][0] for i in range(start, min(start + batch_size, len(table)))])
             model(images)
             value = captured["x"]

@@ -9,7 +9,7 @@ from ...errors import AuEngineError
 from ...store import accounts, records
 from ...store.models import ROLES, User
 from ..auth import admin_reader, admin_writer, get_db
-from ..factory import templates
+from ..templating import templates
 
 router = APIRouter(prefix="/admin")
 

@@ -9,7 +9,7 @@ from ...errors import InputError
 from ...store.models import User
 from ..agreement_view import agreement_context, review_agreement
 from ..auth import get_db, reader
-from ..factory import templates
+from ..templating import templates
 from .api import live_recording
 
 router = APIRouter()

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from ...store import accounts, records
 from ...store.models import User
 from ..auth import get_db, reader
-from ..factory import templates
+from ..templating import templates
 
 router = APIRouter()
 KINDS = ("frames", "epochs", "reviews")

@@ -8,7 +8,7 @@ from starlette.datastructures import UploadFile
 from ...errors import InputError
 from ...store.models import User
 from ..auth import get_db, writer
-from ..factory import templates
+from ..templating import templates
 from ..review_import import MAX_IMPORT_BYTES, import_observer_file
 
 router = APIRouter()

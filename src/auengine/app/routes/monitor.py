@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from ...store import live
 from ...store.models import User
 from ..auth import get_db, reader, writer
-from ..factory import templates
+from ..templating import templates
 
 router = APIRouter()
 POLL_S = 0.25

@@ -10,7 +10,7 @@ from ...scales import get_scale, scale_names
 from ...store import records
 from ...store.models import User
 from ..auth import get_db, reader, writer
-from ..factory import templates
+from ..templating import templates
 from ..uploads import read_upload_form, store_uploads, upload_limit
 from ..views import epoch_view, recording_view
 from .api import cancel_as, delete_as, live_recording, review_as

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from ...store import accounts
 from ..auth import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal, authenticate, any_writer, client_address, get_db,
                     login_csrf)
-from ..factory import templates
+from ..templating import templates
 
 router = APIRouter()
 #: routes reachable without a login (tests/test_app_routes.py checks that every other route needs one)
