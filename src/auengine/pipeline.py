@@ -125,7 +125,7 @@ def extract(inputs: list[str | Path], extractor: Extractor, *, every: int = 1, f
             if no_face and on_problem is not None:
                 on_problem(f"{path}: {NO_FACE} in {no_face} of {n_frames} frame(s)")
     table = pd.DataFrame(rows, columns=EXTRACT_COLUMNS)
-    return table.astype({"frame": int, "face_id": int, "success": int})
+    return table.astype({"frame": int, "face_id": int, "success": int}).copy()     # one block per dtype
 
 
 def extraction_summary(table: pd.DataFrame, extractor: Extractor, table_path: Path) -> dict:

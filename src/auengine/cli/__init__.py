@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_quiet(args.quiet)
     if args.debug:                    # FFmpeg's decoder messages (io/video.py silences them otherwise)
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32")
+        os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "32"
     try:
         if getattr(args, "out", None):
             check_writable(args.out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -106,20 +107,24 @@ def au_table(source: str, frames: pd.DataFrame, landmarks: np.ndarray) -> pd.Dat
                            index=frames.index)
     table = pd.concat([frames[["frame"]].assign(source=source, success=frames["face_found"].astype(int)), columns],
                       axis=1)
-    return GeometryBackend(neutral="auto").estimate(table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)        # a neutral fallback is kept in attrs: the summary says it
+        return GeometryBackend(neutral="auto").estimate(table)
 
 
 @dataclass
 class FrameScores:
     """Per-frame results of one video: the table (time, face, box, AUs, intensity, level, confidence,
     smoothed intensity), landmarks (N, 68, 2) float32 with NaN rows, frame rate (frames/s), the
-    reader's warning (truncation) and the number of detector runs."""
+    reader's warning (truncation), the number of detector runs and, when the video had too few face
+    frames for its own resting face, which population reference the AUs were read against."""
 
     frames: pd.DataFrame
     landmarks: np.ndarray
     fps: float
     warning: str | None
     detections: int
+    neutral_note: str | None = None
 
 
 def frame_scores(video: str | Path, bundle, options: ScoreOptions = ScoreOptions(), backends=None, on_frame=None,
@@ -147,7 +152,9 @@ def frame_scores(video: str | Path, bundle, options: ScoreOptions = ScoreOptions
     frames["infant_prob"] = np.nan
     frames.loc[found, "infant_prob"] = infant_probability(landmarks[found])
     frames["infant_face"] = frames["infant_prob"] >= 0.5          # False: not scored as an infant's pain
-    return FrameScores(frames, landmarks, fps, error, tracker.detections)
+    fallback = aus.attrs.get("neutral_fallback")
+    note = f"AUs read against a population reference face: {fallback}" if fallback else None
+    return FrameScores(frames, landmarks, fps, error, tracker.detections, note)
 
 
 def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, options: ScoreOptions = ScoreOptions(),
@@ -197,6 +204,9 @@ def score_video(video: str | Path, bundle_dir: str | Path, out: str | Path, opti
                "cnn_model": str(cnn.folder) if cnn else None,
                **extras}
     summary.update(trust_notes(frames, bundle))
+    summary["neutral"] = result.neutral_note or "the video's own resting face (its least active frames)"
+    if result.neutral_note:
+        summary["notes"].append(result.neutral_note)
     atomic_write_json(target / SUMMARY, summary)
     return summary
 
