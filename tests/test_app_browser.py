@@ -77,6 +77,26 @@ class AppPage:
         self.context.close()
 
 
+def first_recording_id(page) -> int:
+    return page.evaluate("(async () => (await (await fetch('/api/recordings')).json())[0].id)()")
+
+
+def post_monitor_session(page, url: str, bed: str) -> None:
+    """What `auengine monitor --serve` posts: a minute of points and a pain alarm (with the page's CSRF token)."""
+    points = [{"kind": "point", "time": f"2026-12-05T10:00:{t:02d}.000+00:00", "t_s": t, "frames": 30,
+               "face_frames": 30, "dropped": 0, "intensity_mean": 1 + t / 12, "intensity_max": 1.2 + t / 12,
+               "intensity_smooth": 1 + t / 12, "state": "pain" if t >= 40 else "ok", "calibrating": 0,
+               "latency_ms_p95": 20.0} for t in range(0, 60, 2)]
+    alarm = {"kind": "event", "event": "state", "time": "2026-12-05T10:00:40.000+00:00", "t_s": 40.0,
+             "state": "pain", "previous": "ok", "intensity": 4.3, "reason": "intensity >= 2.5 for 3.0 s"}
+    batch = {"version": 1, "bed": bed, "session": "demo", "items": points + [alarm]}
+    status = page.evaluate(
+        """async ([url, batch]) => (await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json',
+             'X-CSRF-Token': document.querySelector('input[name=csrf]').value}, body: JSON.stringify(batch)})).status""",
+        [f"{url}/api/monitor/{bed}/events", batch])
+    assert status == 200
+
+
 def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_dir, tmp_path):
     video = media_dir / "WolfgangLanger_Pexels.mp4"
     if not video.is_file():
@@ -112,6 +132,7 @@ def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_di
     assert 8 < moved < 16, moved                                  # 60 % of the 19.7 s video, past the axis
     assert page.locator("#contributions span").count() >= 12       # AU contributions at the cursor
     assert page.locator(".badge.synthetic").count() >= 1           # the synthetic model is flagged
+    assert "do not look like an infant's face" in page.locator(".summary").inner_text()   # an adult's video
     nurse.shot("recording")
 
     page.click("text=Review queue")
@@ -130,6 +151,22 @@ def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_di
     first.locator("button").click()
     page.wait_for_url("**/queue")
     assert page.locator(f"#queue-epoch-{epoch_id}").count() == 0   # reviewed: out of the queue
+    recording_id = first_recording_id(page)
+    page.click("text=Agreement")
+    page.wait_for_url("**/agreement")
+    assert page.locator("table").count() >= 1
+    nurse.shot("agreement")
+    page.goto(f"{server.url}/recordings/{recording_id}/agreement")
+    assert page.locator("h1, h2").first.inner_text()
+    nurse.shot("recording_agreement")
+    post_monitor_session(page, server.url, "nicu-4")
+    page.click("text=Beds")
+    page.wait_for_url("**/beds")
+    assert page.locator('a[href="/beds/nicu-4"]').count() == 1
+    nurse.shot("beds", full_page=False)
+    page.click('a[href="/beds/nicu-4"]')
+    page.wait_for_function("document.body.innerText.includes('PAIN')")
+    nurse.shot("bed", full_page=False)
     nurse.logout()
     nurse.shot("logged_out")
     nurse.close()
@@ -143,10 +180,12 @@ def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_di
     assert "nurse" in csv and "grimace, brow bulge" in csv and ",4.0," in csv
     researcher.page.goto(server.url + "/queue")
     assert researcher.page.locator("form.review").count() == 0     # no review form for a researcher
-    status = researcher.page.evaluate(
-        """async (id) => (await fetch('/api/epochs/' + id + '/reviews', {method: 'POST',
-             headers: {'Content-Type': 'application/json'}, body: JSON.stringify({score: 1})})).status""", epoch_id)
-    assert status == 403
+    status, detail = researcher.page.evaluate(                  # with the session's CSRF token: the role refuses it
+        """async (id) => { const token = document.querySelector('input[name=csrf]').value;
+             const r = await fetch('/api/epochs/' + id + '/reviews', {method: 'POST', headers: {'Content-Type':
+               'application/json', 'X-CSRF-Token': token}, body: JSON.stringify({score: 1})});
+             return [r.status, (await r.json()).detail]; }""", epoch_id)
+    assert status == 403 and "researchers may not" in detail, detail
     researcher.close()
 
     admin = AppPage(browser, server, tmp_path, "admin")

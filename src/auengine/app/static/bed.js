@@ -37,16 +37,31 @@
 
   function draw() {
     var g = canvas.getContext("2d"), w = canvas.width, h = canvas.height, top = 10;
+    var left = 34, bottom = 18, plotW = w - left - 4, plotH = h - bottom - 6;
     g.clearRect(0, 0, w, h);
-    if (!points.length) return;
     points.forEach(function (p) { if (p[1] != null && p[1] > top) top = Math.ceil(p[1]); });
-    var t1 = points[points.length - 1][0], t0 = t1 - MAX_POINTS;
+    var t1 = points.length ? points[points.length - 1][0] : MAX_POINTS, t0 = t1 - MAX_POINTS;
+    function px(t) { return left + (t - t0) / MAX_POINTS * plotW; }
+    function py(v) { return 6 + plotH - v / top * plotH; }
+    g.font = "11px sans-serif"; g.fillStyle = "#555"; g.strokeStyle = "#ddd"; g.lineWidth = 1;
+    g.textAlign = "right"; g.textBaseline = "middle";
+    for (var v = 0; v <= top; v += top > 10 ? 5 : 2) {          // intensity grid on the bundle's scale
+      g.beginPath(); g.moveTo(left, py(v)); g.lineTo(w - 4, py(v)); g.stroke();
+      g.fillText(String(v), left - 4, py(v));
+    }
+    g.textAlign = "center"; g.textBaseline = "top";
+    for (var m = 0; m <= MAX_POINTS / 60; m += 2) {             // minutes before now
+      var x = px(t1 - m * 60);
+      g.beginPath(); g.moveTo(x, 6); g.lineTo(x, 6 + plotH); g.stroke();
+      g.textAlign = m ? "center" : "right";
+      g.fillText(m ? "-" + m + " min" : "now", x, 8 + plotH);
+    }
+    if (!points.length) return;
     g.strokeStyle = "#1f5fa8"; g.lineWidth = 2; g.beginPath();
     var pen = false;
     points.forEach(function (p) {
       if (p[1] == null) { pen = false; return; }
-      var x = (p[0] - t0) / MAX_POINTS * w, y = h - p[1] / top * (h - 4) - 2;
-      if (pen) g.lineTo(x, y); else g.moveTo(x, y);
+      if (pen) g.lineTo(px(p[0]), py(p[1])); else g.moveTo(px(p[0]), py(p[1]));
       pen = true;
     });
     g.stroke();
