@@ -11,7 +11,8 @@ import torch
 
 from auengine.errors import InputError
 from auengine.models.dlib_dat import DlibFormatError, read_dlib_net
-from auengine.models.dlib_face import CHIP_PADDING, CHIP_SIZE, dlib_face_resnet, default_model_file
+from auengine.models import dlib_face_resnet  # the public entry point (issue 15)
+from auengine.models.dlib_face import CHIP_PADDING, CHIP_SIZE, default_model_file
 
 dlib = pytest.importorskip("dlib")
 
