@@ -168,6 +168,17 @@ def test_researchers_receive_deidentified_media_only(service):
     detail = lambda im: np.abs(np.diff(im.astype(float), axis=1))[region[:, 1:]].mean()
     assert detail(shared) < 0.6 * detail(original), (detail(shared), detail(original))
     assert np.abs(face_a - face_b).mean() > 1.0
+    from auengine.deidentify import MASK_GREY, structure_correlation
+
+    rgb = lambda im: np.ascontiguousarray(im[..., ::-1])
+    assert structure_correlation(rgb(original), rgb(shared), landmarks) < 0.3       # the face's structure is gone
+    # `auengine serve --researcher-media mask`: the same thumbnail with its face region grey
+    from dataclasses import replace
+
+    service.app.state.settings = replace(service.app.state.settings, researcher_media="mask")
+    masked = image("researcher", thumbnail)
+    assert (np.abs(masked[region].astype(int) - np.array(MASK_GREY)).max(axis=-1) <= 2).mean() > 0.95
+    service.app.state.settings = replace(service.app.state.settings, researcher_media="blur")
     # the peak frame is blurred too; a chart without a face is served as it is; the video is refused
     peak = f"/recordings/{rid}/files/peak_regions.png"
     if (result / "peak_regions.png").is_file():

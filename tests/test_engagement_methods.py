@@ -207,3 +207,32 @@ def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path
     expected = 64 * 10 / 224 if method == "occlusion" else 64 / 4
     assert written["resolution_px"].iloc[0] == pytest.approx(expected)
     assert (tmp_path / "out" / "overlays").is_dir() == (method == "fused")
+
+
+def test_engagement_overlays_are_deidentified(phantom_rows, tmp_path):
+    """`engagement --deidentify mask`: the faces under the CAM overlays are masked; the engagement is unchanged."""
+    from auengine.evaluation.engagement_run import run_engagement
+    import cv2
+
+    def read_png(path):
+        return cv2.imread(str(path))[..., ::-1]
+
+    torch.manual_seed(0)
+    config = TrainConfig(size=64, weights=None)
+    model = torchvision.models.resnet18(num_classes=4).eval()
+    fold = tmp_path / "run" / "fold0"
+    fold.mkdir(parents=True)
+    save_model(model, fold, config, {})
+    (fold / "split.json").write_text(json.dumps({"test_subjects": sorted(phantom_rows["subject"].unique())}))
+    images = torch.stack([ManifestImages(phantom_rows, prep=config.preprocessing)[i][0] for i in range(len(phantom_rows))])
+    with torch.no_grad():
+        table = phantom_rows.assign(level=model(images).argmax(1).numpy())
+    plain = run_engagement(tmp_path / "run", table, tmp_path / "plain", n_boot=20)
+    masked = run_engagement(tmp_path / "run", table, tmp_path / "masked", n_boot=20, deidentify="mask")
+    pd.testing.assert_frame_equal(plain, masked)
+    shots = sorted((tmp_path / "masked" / "overlays").glob("*.png"))
+    assert shots
+    for shot in shots:               # the face under the CAM changed (deidentify's own tests check the pixels)
+        original, shown = read_png(tmp_path / "plain" / "overlays" / shot.name), read_png(shot)
+        centre = np.abs(original.astype(int) - shown.astype(int))[16:48, 16:48]
+        assert centre.mean() > 5 and (centre.sum(axis=-1) > 0).mean() > 0.5, shot.name

@@ -24,6 +24,7 @@ class AppSettings:
     db_url: str | None = None
     max_upload_bytes: int = 2 * 1024 ** 3
     secure_cookies: bool = False        # set behind HTTPS (a reverse proxy): cookies then only travel encrypted
+    researcher_media: str = "blur"      # how faces in images researchers receive are de-identified: blur|mask|phantom
 
 
 

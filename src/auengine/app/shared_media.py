@@ -1,9 +1,9 @@
-"""What researcher accounts receive: de-identified result images (blur), never the original faces.
+"""What researcher accounts receive: de-identified result images (blur by default), never the original faces.
 
 A review thumbnail (``thumbnails/frameNNNNNN.png``, the frame scaled to the thumbnail's width) is
 blurred over the face region from that frame's landmarks in frames.csv; any other image with a
-face (peak frame overlays), or a thumbnail whose landmarks are unknown, is blurred as a whole.
-Copies are cached in the result folder (``deidentified/``), so they go when the recording does.
+face (peak frame overlays), or a thumbnail whose landmarks are unknown, is blurred as a whole (``mask`` / ``phantom`` with `auengine serve --researcher-media`).
+Copies are cached in the result folder (``deidentified/<mode>/``), so they go when the recording does.
 """
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ import numpy as np
 
 #: result images without any face in them (charts): served as they are
 FACELESS = {"timeline.png"}
-MODE = "blur"
+DEFAULT_MODE = "blur"
 CACHE = "deidentified"
 THUMBNAIL = re.compile(r"thumbnails/frame(\d+)\.png")
 
 
-def deidentified_png(result: Path, name: str, path: Path, video: Path | None) -> Path:
+def deidentified_png(result: Path, name: str, path: Path, video: Path | None, mode: str = DEFAULT_MODE) -> Path:
     """The file a researcher may receive for result image ``name`` (``path`` inside ``result``)."""
     if name in FACELESS:
         return path
-    target = result / CACHE / name
+    target = result / CACHE / mode / name
     if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime:
         return target
     from ..deidentify import deidentify
@@ -34,7 +34,7 @@ def deidentified_png(result: Path, name: str, path: Path, video: Path | None) ->
     image = read_image(path)[..., :3]
     match = THUMBNAIL.fullmatch(name)
     landmarks = _thumbnail_landmarks(result, int(match.group(1)), image.shape[1], video) if match else None
-    shown = deidentify(image, landmarks, MODE)
+    shown = deidentify(image, landmarks, mode)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
     atomic_write_bytes(target, encoded.tobytes())
     return target

@@ -107,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..store.layout import DataLayout
 
     settings = AppSettings(Path(args.data).resolve(), args.db, int(args.max_upload_mb * 1024 ** 2),
-                           secure_cookies=args.secure_cookies)
+                           secure_cookies=args.secure_cookies, researcher_media=args.researcher_media)
     app = create_app(settings)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack to stderr
     with app.state.db.session() as session:                 # leftovers of a crash: never listed, removed now
@@ -147,6 +147,9 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     sv.add_argument("--lease", type=float, default=30.0,
                     help="seconds without a heartbeat before a job of a dead worker is taken over (default 30)")
     sv.add_argument("--secure-cookies", action="store_true", help="behind HTTPS: send cookies over HTTPS only")
+    sv.add_argument("--researcher-media", choices=["blur", "mask", "phantom"], default="blur",
+                    help="faces in the images researcher accounts receive: blurred (default), masked or replaced by "
+                         "a phantom infant")
     sv.set_defaults(func=cmd_serve)
 
     users = sub.add_parser("users", parents=[common], help="accounts of the review app")

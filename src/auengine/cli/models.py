@@ -30,7 +30,7 @@ def cmd_engagement(args: argparse.Namespace) -> int:
     from ..io.manifest import read_manifest
 
     result = run_engagement(args.run, read_manifest(args.manifest), args.out, rules=args.rules, n_boot=args.bootstrap,
-                            target_layer=args.target_layer, method=args.method)
+                            target_layer=args.target_layer, method=args.method, deidentify=args.deidentify)
     print(result.round(4).to_string(), file=sys.stderr)
     tied = result.index[result["tied_with"] != ""]
     if len(tied):
@@ -169,6 +169,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="gradcam",
                     help="gradcam: the paper's Eq. 2 on the last conv block (default); fused: LayerCAM on layer3 + "
                          "layer4; occlusion: probability drop when each AU region is blurred away")
+    en.add_argument("--deidentify", choices=["blur", "mask", "phantom"],
+                    help="faces under the CAM overlays blurred, masked or replaced by a phantom infant")
     en.set_defaults(func=cmd_engagement)
 
     def experiment_options(parser: argparse.ArgumentParser, manifest_optional: bool = False) -> None:

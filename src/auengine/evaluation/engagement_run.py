@@ -66,7 +66,8 @@ def crop_landmarks(dataset: ManifestImages, indices) -> np.ndarray:
 
 def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *, rules: str = "infant",
                    method: str = "gradcam", batch_size: int = 16, n_boot: int = 1000, overlays_per_level: int = 3,
-                   target_layer: str | None = None, progress: bool | None = None) -> pd.DataFrame:
+                   target_layer: str | None = None, deidentify: str | None = None,
+                   progress: bool | None = None) -> pd.DataFrame:
     """Engagement over all folds' held-out subjects; writes engagement.csv, per-level CSV, chart and overlays.
 
     ``method``: "gradcam" (the paper's Eq. 2), "fused" (LayerCAM on layer3 + layer4) or
@@ -75,8 +76,14 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     (models/preprocess.py), landmarks mapped through the same affine. The table's
     ``tied_with`` column lists AUs whose region centres are closer than the method's
     resolution: their relative order is not meaningful.
+    ``deidentify`` ("blur", "mask", "phantom"): the faces under the CAM overlays are de-identified
+    (deidentify.py; the CAM is the real crop's, drawn on the shareable one).
     """
     check_method(method)
+    if deidentify:
+        from ..deidentify import check_mode, deidentify as deidentify_image
+
+        check_mode(deidentify)
     if target_layer is not None and method != "gradcam":
         raise InputError(f"--target-layer applies to --method gradcam only, not {method!r}")
     out_dir = Path(out_dir)
@@ -126,5 +133,6 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
                      f"AU engagement, {method} ({accumulator.n_images} correctly classified images, 95% CI by subject)")
     for level, items in examples.items():
         for k, (image, cam, landmarks) in enumerate(items):
-            write_png(out_dir / "overlays" / f"level{level}_{k}.png", cam_overlay(image, cam, landmarks, rule_set))
+            shown = deidentify_image(image, landmarks, deidentify) if deidentify else image
+            write_png(out_dir / "overlays" / f"level{level}_{k}.png", cam_overlay(shown, cam, landmarks, rule_set))
     return result

@@ -65,7 +65,8 @@ def result_file(request: Request, recording_id: int, name: str, user: User = Dep
     path = inside(layout.result(recording.folder), name)
     if path.suffix.lower() not in RESULT_FILES:
         raise HTTPException(404, "no such file")
-    if user.role == "researcher":                            # faces blurred (app/shared_media.py)
-        path = deidentified_png(layout.result(recording.folder), name, path, layout.video(recording.folder))
+    if user.role == "researcher":                            # faces de-identified (app/shared_media.py)
+        path = deidentified_png(layout.result(recording.folder), name, path, layout.video(recording.folder),
+                                request.app.state.settings.researcher_media)
     return FileResponse(path, media_type="image/png")
 
