@@ -32,8 +32,14 @@ def anova_icc(ratings: np.ndarray) -> dict[str, float]:
     icc2 = (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n)
     f_obs, df1, df2 = bms / ems, n - 1, (n - 1) * (k - 1)
     low, high = f_obs / f.ppf(0.975, df1, df2), f_obs * f.ppf(0.975, df2, df1)
+    # ICC(2,1)'s interval: McGraw & Wong (1996), Table 7 (Satterthwaite degrees of freedom v)
+    a, b = k * icc2 / (n * (1 - icc2)), 1 + k * icc2 * (n - 1) / (n * (1 - icc2))
+    v = (a * jms + b * ems) ** 2 / ((a * jms) ** 2 / (k - 1) + (b * ems) ** 2 / ((n - 1) * (k - 1)))
+    f_up, f_down = f.ppf(0.975, n - 1, v), f.ppf(0.975, v, n - 1)
+    icc2_low = n * (bms - f_up * ems) / (f_up * (k * jms + (k * n - k - n) * ems) + n * bms)
+    icc2_high = n * (f_down * bms - ems) / (k * jms + (k * n - k - n) * ems + n * f_down * bms)
     return {"icc2_1": icc2, "icc3_1": icc3, "icc3_1_low": (low - 1) / (low + k - 1),
-            "icc3_1_high": (high - 1) / (high + k - 1)}
+            "icc3_1_high": (high - 1) / (high + k - 1), "icc2_1_low": icc2_low, "icc2_1_high": icc2_high}
 
 
 def test_icc_reproduces_shrout_fleiss_and_an_independent_anova():
@@ -43,6 +49,39 @@ def test_icc_reproduces_shrout_fleiss_and_an_independent_anova():
     for key, value in reference.items():
         assert found[key] == pytest.approx(value, abs=1e-6), key
     assert found["icc2_1_low"] < found["icc2_1"] < found["icc2_1_high"]
+
+
+def independent_stats(x: np.ndarray, y: np.ndarray, scale, threshold: float) -> dict[str, float]:
+    """r, Spearman, quadratic kappa, Bland-Altman, sensitivity/specificity and AUC written out with numpy only."""
+    ranks = lambda v: pd.Series(v).rank().to_numpy()                 # average ranks for ties
+    lx, ly = scale.level(np.clip(x, scale.low, scale.high)), scale.level(np.clip(y, scale.low, scale.high))
+    m = scale.n_levels
+    observed = np.zeros((m, m))
+    np.add.at(observed, (lx, ly), 1)
+    expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
+    weights = (np.subtract.outer(np.arange(m), np.arange(m)) / (m - 1)) ** 2
+    d = x - y
+    pain, called = y >= threshold, x >= threshold
+    pos, neg = x[pain], x[~pain]                                      # AUC = P(score of pain > no pain), ties half
+    auc = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg))
+    return {"pearson_r": np.corrcoef(x, y)[0, 1], "spearman_r": np.corrcoef(ranks(x), ranks(y))[0, 1],
+            "kappa_quadratic": 1 - (weights * observed).sum() / (weights * expected).sum(),
+            "bias": d.mean(), "loa_low": d.mean() - 1.96 * d.std(ddof=1), "loa_high": d.mean() + 1.96 * d.std(ddof=1),
+            "sensitivity": (called & pain).sum() / pain.sum(), "specificity": (~called & ~pain).sum() / (~pain).sum(),
+            "auc": auc}
+
+
+def test_every_statistic_matches_an_independent_implementation():
+    rng = np.random.default_rng(11)
+    reference = rng.uniform(0, 10, 60).round()                       # an observer's FLACC scores
+    rater = np.clip(reference + rng.normal(0.5, 1.5, 60), 0, 10)     # the engine: biased, noisy
+    scale = get_scale("flacc")
+    found, notes = agreement_stats(rater, reference, scale)
+    assert notes == []
+    expected = independent_stats(rater, reference, scale, scale.edges[0])
+    expected.update(anova_icc(np.column_stack([rater, reference])))
+    for key, value in expected.items():
+        assert found[key] == pytest.approx(value, abs=1e-6), key
 
 
 def test_icc_independent_on_random_ratings():
