@@ -67,6 +67,16 @@ class _Second:
         self.infant: list[bool] = []                  # per face frame: looks like an infant's
 
 
+def warm_up(detector, landmarker, shape: tuple[int, int, int] = (360, 640, 3)) -> None:
+    """Run the detector and the landmark model once on a blank frame (their first call is slow: about 100 frames
+    of a real-time stream would otherwise be dropped while it runs)."""
+    from ..faces.detect import FaceBox
+
+    blank = np.zeros(shape, np.uint8)
+    detector.detect(blank)
+    landmarker.predict(blank, [FaceBox(shape[1] / 3, shape[0] / 4, shape[1] / 2, shape[0] * 3 / 4, 1.0)])
+
+
 class Monitor:
     """One monitoring session; call :meth:`run` once."""
 
@@ -89,11 +99,12 @@ class Monitor:
         self.machine = AlarmMachine(self.alarm_config)
         detector, landmarker = backends or build_backends(options.detector, options.landmarks)
         self.neutral = OnlineNeutral(window_s=options.neutral_window_s, warmup_s=options.warmup_s)
-        self.source = FrameSource(source, options.pace, options.loop)
-        background = options.background_detect if options.background_detect is not None \
-            else self.source.pace == "realtime"
+        realtime = options.pace == "realtime" or source_kind(str(source)) != "file"
+        background = options.background_detect if options.background_detect is not None else realtime
         tracker = (BackgroundRedetect if background else FaceTracker)(detector, landmarker, options.detect_every)
         self.scorer = LiveScorer(bundle, tracker, self.neutral, options.smooth_s)
+        warm_up(detector, landmarker)                 # the models' slow first calls, before the stream's clock runs
+        self.source = FrameSource(source, options.pace, options.loop)
         self.infant_check = InfantShare()
         self._infant_verdict: bool | None = None
         self.synthetic = bundle.synthetic
