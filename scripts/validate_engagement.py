@@ -16,8 +16,12 @@ Writes OUT/results.csv (rule x method), OUT/summary.md (tables, mean and worst o
 random rules), OUT/pair_accuracy.png, and per rule OUT/<rule>/ (run, <method>/engagement.csv).
 Everything here is computed on synthetic data.
 
+A re-run into the same --out reuses each rule's trained model (training resumes from its
+finished checkpoint) and recomputes the engagement only.
+
 Usage: python scripts/validate_engagement.py [--out validation_out] [--subjects 30] [--frames 30]
        [--epochs 7] [--random-rules 8] [--methods gradcam fused occlusion]
+       [--backbone resnet18 | dlib-face --size 150]
 """
 from __future__ import annotations
 
@@ -134,11 +138,11 @@ def accuracy_figure(results: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def summary_markdown(results: pd.DataFrame, excluded: set[frozenset], note: str) -> str:
+def summary_markdown(results: pd.DataFrame, note: str) -> str:
     """Tables rules x methods (pair accuracy, Spearman) with mean and worst over the random rules."""
+    left_out = sorted({pair for text in results["left_out"] for pair in text.split(", ") if pair})
     lines = [f"Phantom engagement validation ({note}); synthetic data.", "",
-             "Pairs left out (coinciding Table I regions): "
-             + (", ".join("/".join(sorted(p)) for p in sorted(excluded, key=sorted)) or "none"), ""]
+             "Pairs left out (coinciding Table I regions, on any rule's faces): " + (", ".join(left_out) or "none"), ""]
     for value in ("pair_accuracy", "spearman"):
         table = results.pivot(index="rule", columns="method", values=value).reindex(
             index=results["rule"].unique(), columns=results["method"].unique())
@@ -171,6 +175,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19, help="seed of the random rules")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--backbone", default="resnet18", choices=["resnet18", "dlib-face"],
+                        help="resnet18 from random initialisation (default; no ImageNet weights offline) or dlib's "
+                             "face-recognition ResNet with its face weights (use --size 150, its chip size)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)      # the random-initialisation notice, stated below
     start = time.perf_counter()
@@ -185,10 +192,12 @@ def main() -> None:
         distances = center_distances(table)
         excluded = coinciding_pairs(table, distances)
         nearest = nearest_zero_weight(distances, rule.weights, excluded)
-        config = TrainConfig(epochs=args.epochs, weights=None, size=args.size, lr=args.lr)
+        config = TrainConfig(backbone=args.backbone, epochs=args.epochs, size=args.size, lr=args.lr,
+                             weights=None if args.backbone == "resnet18" else "imagenet")
         per_fold = run_cv(table, config, out / "run", folds=1)
         history = pd.read_csv(out / "run" / "fold0" / "history.csv")
-        learning_curve(history, out / "learning_curve.png", f"ResNet18, random init, phantom rule '{rule.name}'")
+        start = "random init" if args.backbone == "resnet18" else "face weights"
+        learning_curve(history, out / "learning_curve.png", f"{args.backbone}, {start}, phantom rule '{rule.name}'")
         wa = float(per_fold["WA"].iloc[0])
         for method in args.methods:
             tic = time.perf_counter()
@@ -204,6 +213,7 @@ def main() -> None:
             truth = [rule.weights.get(au, 0.0) for au in engagement.index] if engagement is not None else []
             rho = float(spearmanr(engagement.to_numpy(), truth).statistic) if engagement is not None else float("nan")
             rows.append({"rule": rule.name, "weights": str(rule.weights), "method": method, "val_WA": wa,
+                         "left_out": ", ".join("/".join(sorted(p)) for p in sorted(excluded, key=sorted)),
                          "pair_accuracy": accuracy, "pairs": n_pairs,
                          "nearest_zero_px": nearest, "spearman": rho, "seconds": seconds,
                          "ranking": " > ".join(engagement.index) if engagement is not None else ""})
@@ -213,9 +223,10 @@ def main() -> None:
     out_root.mkdir(parents=True, exist_ok=True)
     results.to_csv(out_root / "results.csv", index=False)
     accuracy_figure(results, out_root / "pair_accuracy.png")
-    note = (f"{args.subjects} subjects x {args.frames} frames per rule, {args.size} px, {args.epochs} epochs, lr "
+    note = (f"{args.backbone} ({'random initialisation' if args.backbone == 'resnet18' else 'dlib face weights'}), "
+            f"{args.subjects} subjects x {args.frames} frames per rule, {args.size} px, {args.epochs} epochs, lr "
             f"{args.lr:g}, random-rule seed {args.seed}; total {time.perf_counter() - start:.0f} s on this machine")
-    text = summary_markdown(results, excluded, note)
+    text = summary_markdown(results, note)
     (out_root / "summary.md").write_text(text + "\n")
     print("\n" + text)
 

@@ -14,7 +14,7 @@ from torch import nn
 from auengine.au.rules import load_rules
 from auengine.columns import LANDMARK_COLUMNS, landmarks_of
 from auengine.engagement import au_engagement
-from auengine.engagement_methods import CenterDistances, model_engagement, resolution_px, tied_with
+from auengine.engagement_methods import CenterDistances, engagement_values, model_engagement, resolution_px, tied_with
 from auengine.errors import BundleError, InputError
 from auengine.explain.gradcam import gradcam
 from auengine.faces.detect import FaceBox
@@ -236,3 +236,29 @@ def test_engagement_overlays_are_deidentified(phantom_rows, tmp_path):
         original, shown = read_png(tmp_path / "plain" / "overlays" / shot.name), read_png(shot)
         centre = np.abs(original.astype(int) - shown.astype(int))[16:48, 16:48]
         assert centre.mean() > 5 and (centre.sum(axis=-1) > 0).mean() > 0.5, shot.name
+
+
+def test_occlusion_fills_with_the_subjects_resting_face(random_face):
+    """A brow region inside a wide bright patch in pain: a blur of it stays bright, the resting face does not."""
+    rules = load_rules("infant")
+    masks = rules.masks(random_face, (224, 224))
+    pain = torch.full((3, 3, 224, 224), -1.0)
+    lit = rules.masks(random_face, (224, 224), region_px=120)["AU4"]   # a wide patch around the brow regions
+    pain[:, :, torch.from_numpy(lit)] = 2.0                           # lit in pain: a blur of the region stays lit
+    rest = torch.full((3, 3, 224, 224), -1.0)                        # the same subject at rest
+    model = OneRegionModel(masks["AU4"])
+    landmarks = np.stack([random_face] * 3)
+    rested = model_engagement(model, pain, landmarks, [1, 1, 1], method="occlusion", n_boot=20, rest_images=rest)
+    assert rested.index[0] == "AU4" and rested.loc["AU4", "engagement"] == pytest.approx(1.0, abs=1e-4)
+    assert rested.drop(index="AU4")["engagement"].abs().max() < 1e-4
+    au4 = rules.aus.index("AU4")
+    blur_drop = engagement_values("occlusion", model, pain, landmarks, rules)[0][:, au4]
+    rest_drop = engagement_values("occlusion", model, pain, landmarks, rules, rest_images=rest)[0][:, au4]
+    assert (rest_drop > 0.9).all() and (blur_drop < 0.5 * rest_drop).all()      # p(pain) ~1 -> ~0 at rest
+
+
+def test_resting_rows_pick_each_subjects_least_painful_image():
+    from auengine.evaluation.engagement_run import resting_rows
+
+    rows = pd.DataFrame({"subject": ["a", "a", "b", "b", "a"], "level": [2, 0, 1, 1, 0], "score": [6, 1, 3, 2, 0.5]})
+    assert resting_rows(rows) == {"a": 4, "b": 3}

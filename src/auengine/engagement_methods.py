@@ -4,7 +4,11 @@
 - ``fused``: LayerCAM (pytorch-grad-cam) on layer3 and layer4, averaged: layer3's 14 x 14 detail
   (16 px cells) gated by layer4's class evidence.
 - ``occlusion``: the drop in the predicted (= true, on counted images) class's probability when
-  an AU's region is blurred away (explain/occlusion.py); resolution = the region side.
+  an AU's region shows the subject's resting face instead (the same place of the subject's
+  least painful image: crops are aligned, so it is the same part of the face), or a blur of the
+  region where no resting face is known (explain/occlusion.py); resolution = the region side.
+  Drops are averaged as they are, negative ones included (a region whose fill makes the class
+  more likely): clipping them at 0 turned every zero-effect region's noise into engagement.
 
 All give values (N, n_AUs) that :class:`~auengine.engagement.EngagementAccumulator` averages over
 correctly classified images and normalises to sum 1, with bootstrap intervals by subject.
@@ -77,7 +81,8 @@ def fused_cam(model: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, np.nd
 
 
 def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landmarks: np.ndarray, rules: AURules, *,
-                      target_layer: nn.Module | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                      target_layer: nn.Module | None = None, rest_images: torch.Tensor | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per-image AU values of one batch.
 
     Parameters
@@ -86,11 +91,13 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
         Normalised aligned crops.
     landmarks : ndarray, shape (N, 68, 2)
         Landmarks in crop pixels.
+    rest_images : Tensor, shape (N, 3, S, S), optional
+        Occlusion's fill: each image's subject at rest (normalised aligned crops); default a blur.
 
     Returns
     -------
     values : ndarray, shape (N, n_AUs)
-        CAM region means, or occlusion probability drops (clipped at 0), for the predicted class.
+        CAM region means, or occlusion probability drops (may be negative), for the predicted class.
     logits : ndarray, shape (N, C)
     maps : ndarray, shape (N, S, S) or None
         The CAMs (for overlays); None for occlusion.
@@ -107,9 +114,10 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
         return region_means(maps, landmarks, rules), logits, maps
     size = images.shape[-2:]
     masks = np.stack([np.stack([m for m in rules.masks(points, size).values()]) for points in landmarks])
-    drops, logits = occlusion_drops(model, images, masks, fill=blur_fill(images, rules.region_side(size[1])))
+    fill = rest_images if rest_images is not None else blur_fill(images, rules.region_side(size[1]))
+    drops, logits = occlusion_drops(model, images, masks, fill=fill)
     drops[~masks.any(axis=(2, 3))] = np.nan                   # a region outside the crop: the image is skipped
-    return np.maximum(drops, 0), logits, None
+    return drops, logits, None
 
 
 class CenterDistances:
@@ -149,7 +157,7 @@ def tied_with(distances: np.ndarray, resolution: float, aus: list[str]) -> pd.Se
 
 def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarray, levels, *,
                      method: str = "gradcam", rules: AURules | str = "infant", subjects=None, n_boot: int = 1000,
-                     batch_size: int = 16) -> pd.DataFrame:
+                     batch_size: int = 16, rest_images: torch.Tensor | None = None) -> pd.DataFrame:
     """AU engagement of a model on labelled crops with a method: bootstrap table plus ``tied_with``.
 
     Parameters
@@ -162,6 +170,8 @@ def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarr
         True levels; only correctly classified images count.
     subjects : array, shape (N,), optional
         Subject ids for the bootstrap (default: each image its own subject).
+    rest_images : Tensor, shape (N, 3, S, S), optional
+        Occlusion: each image's subject at rest (see :func:`engagement_values`).
     """
     rule_set = rules if isinstance(rules, AURules) else load_rules(rules)
     levels = np.asarray(levels, int)
@@ -169,7 +179,8 @@ def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarr
     accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
     for start in range(0, len(levels), batch_size):
         part = slice(start, start + batch_size)
-        values, logits, _ = engagement_values(method, model, images[part], landmarks[part], rule_set)
+        rest = rest_images[part] if rest_images is not None else None
+        values, logits, _ = engagement_values(method, model, images[part], landmarks[part], rule_set, rest_images=rest)
         correct = logits.argmax(axis=1) == levels[part]
         accumulator.add(values, correct=correct, subjects=subjects[part], levels=levels[part])
         distances.add(landmarks[part], correct)

@@ -64,6 +64,17 @@ def crop_landmarks(dataset: ManifestImages, indices) -> np.ndarray:
                                   dataset.landmarks[i]) for i in indices])
 
 
+def resting_rows(rows: pd.DataFrame) -> dict[str, int]:
+    """Per subject, the position (in ``rows``) of its least painful image: lowest level, then lowest score.
+
+    Occlusion fills a region with this image's same place (aligned crops): the subject's resting face.
+    """
+    order = rows.assign(_position=np.arange(len(rows)), _subject=rows["subject"].astype(str))
+    keys = ["_subject", "level"] + (["score"] if "score" in rows.columns else []) + ["_position"]
+    first = order.sort_values(keys).drop_duplicates("_subject")
+    return dict(zip(first["_subject"], first["_position"].astype(int)))
+
+
 def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *, rules: str = "infant",
                    method: str = "gradcam", batch_size: int = 16, n_boot: int = 1000, overlays_per_level: int = 3,
                    target_layer: str | None = None, deidentify: str | None = None,
@@ -106,12 +117,20 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         rows = table[table["subject"].astype(str).isin(held_out)]
         stage(f"{method} engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
         dataset = ManifestImages(rows, train=False, prep=config.preprocessing)
+        rest_of = resting_rows(rows) if method == "occlusion" else None
+        rest_cache: dict[int, torch.Tensor] = {}
         for start in bar(range(0, len(rows), batch_size), desc=f"engagement {fold.name}", progress=progress):
             batch = rows.iloc[start:start + batch_size]
             indices = range(start, start + len(batch))
             images = torch.stack([dataset[i][0] for i in indices])
             landmarks = crop_landmarks(dataset, indices)
-            values, logits, cams = engagement_values(method, model, images, landmarks, rule_set, target_layer=layer)
+            rest = None
+            if rest_of is not None:
+                for position in (rest_of[s] for s in batch["subject"].astype(str)):
+                    rest_cache.setdefault(position, dataset[position][0])
+                rest = torch.stack([rest_cache[rest_of[s]] for s in batch["subject"].astype(str)])
+            values, logits, cams = engagement_values(method, model, images, landmarks, rule_set, target_layer=layer,
+                                                     rest_images=rest)
             levels = batch["level"].to_numpy()
             correct = logits.argmax(axis=1) == levels
             accumulator.add(values, correct=correct, subjects=batch["subject"].astype(str), levels=levels)
@@ -125,7 +144,9 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
                          "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
     result["tied_with"] = tied_with(distances.mean(), resolution, rule_set.aus)[result.index]
-    write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution),
+    fill = {"occlusion_fill": "each subject's least painful image (lowest level, then score), same place"} \
+        if method == "occlusion" else {}
+    write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution, **fill),
                 out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
     write_table(per_level.reset_index(names="AU"), out_dir / "engagement_by_level.csv")

@@ -18,9 +18,12 @@ def engagement_chart(table: pd.DataFrame, path: str | Path, title: str = "AU eng
     fig, ax = plt.subplots(figsize=(7, 3.4), dpi=120)
     ax.bar(table.index, table["engagement"], color=colours, edgecolor="black", linewidth=0.5)
     if {"low", "high"} <= set(table.columns):
-        ax.errorbar(table.index, table["engagement"], yerr=[table["engagement"] - table["low"],
-                                                            table["high"] - table["engagement"]],
-                    fmt="none", ecolor="black", capsize=3, linewidth=0.8)
+        # bootstrap intervals of a normalised ratio need not contain the point (occlusion values can be < 0)
+        below = np.clip(table["engagement"] - table["low"], 0, None)
+        above = np.clip(table["high"] - table["engagement"], 0, None)
+        ax.errorbar(table.index, table["engagement"], yerr=[below, above], fmt="none", ecolor="black", capsize=3,
+                    linewidth=0.8)
+    ax.axhline(0, color="black", linewidth=0.5)
     ax.set_ylabel("engagement (sums to 1)")
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", labelrotation=45)
