@@ -183,13 +183,10 @@ _RAY_TASK = None
 
 def _ray_submit(request: ScoringRequest, address: str):
     """Send the task to Ray ("local": a Ray started by and for this worker); a Future and a cancel function."""
-    import ray
+    from ..scoring.batch import connect_ray
 
     global _RAY_TASK
-    if not ray.is_initialized():
-        local = address == "local"
-        ray.init(address=None if local else address, num_cpus=1 if local else None, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True)
+    ray, _ = connect_ray(None if address == "local" else address, 1)
     if _RAY_TASK is None:
         _RAY_TASK = ray.remote(num_cpus=1, max_retries=0)(run_scoring)
     ref = _RAY_TASK.remote(request)

@@ -161,15 +161,25 @@ def _local(videos, bundle, out, options, workers, threads, progress, results: li
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ray(videos, bundle, out, options, workers, address, threads) -> list[dict]:
+def connect_ray(address: str | None, num_cpus: int | None):
+    """The ``ray`` module, connected to the cluster at ``address`` (None: a local Ray with ``num_cpus``).
+
+    The one place `score --backend ray` and the review app's workers (`serve --ray-address`) start Ray.
+    Returns (ray, started_here).
+    """
     try:
         import ray
     except ImportError:
         raise BackendUnavailableError("the Ray backend needs ray: pip install 'auengine[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
                  log_to_driver=False, ignore_reinit_error=True)
+    return ray, started_here
+
+
+def _ray(videos, bundle, out, options, workers, address, threads) -> list[dict]:
+    ray, started_here = connect_ray(address, workers)
     try:
         task = ray.remote(num_cpus=1)(score_task)
         return ray.get([task.remote(v, bundle, out, options, threads) for v in videos])
