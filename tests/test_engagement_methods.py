@@ -185,20 +185,26 @@ def test_missing_landmarks_are_detected_once_and_cached(phantom_rows, tmp_path):
         manifest_landmarks(table, backends=(fake, fake), cache=tmp_path / "other")
 
 
-@pytest.mark.parametrize("method", ["occlusion", "fused"])
-def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path, method):
-    from auengine.evaluation.engagement_run import run_engagement
-
+def one_fold_run(phantom_rows, run):
+    """A train-e2e-like run folder (an untrained 64 px ResNet18, every subject held out) and the rows relabelled
+    with its predictions, so that every image counts as correctly classified."""
     torch.manual_seed(0)
     config = TrainConfig(size=64, weights=None)
     model = torchvision.models.resnet18(num_classes=4).eval()
-    fold = tmp_path / "run" / "fold0"
+    fold = run / "fold0"
     fold.mkdir(parents=True)
     save_model(model, fold, config, {})
     (fold / "split.json").write_text(json.dumps({"test_subjects": sorted(phantom_rows["subject"].unique())}))
     images = torch.stack([ManifestImages(phantom_rows, prep=config.preprocessing)[i][0] for i in range(len(phantom_rows))])
     with torch.no_grad():
-        table = phantom_rows.assign(level=model(images).argmax(1).numpy())      # every image classified right
+        return phantom_rows.assign(level=model(images).argmax(1).numpy())
+
+
+@pytest.mark.parametrize("method", ["occlusion", "fused"])
+def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path, method):
+    from auengine.evaluation.engagement_run import run_engagement
+
+    table = one_fold_run(phantom_rows, tmp_path / "run")
     result = run_engagement(tmp_path / "run", table, tmp_path / "out", method=method, n_boot=20)
     written = pd.read_csv(tmp_path / "out" / "engagement.csv", keep_default_na=False)
     assert set(written["method"]) == {method} and written["engagement"].sum() == pytest.approx(1.0)
@@ -217,16 +223,7 @@ def test_engagement_overlays_are_deidentified(phantom_rows, tmp_path):
     def read_png(path):
         return cv2.imread(str(path))[..., ::-1]
 
-    torch.manual_seed(0)
-    config = TrainConfig(size=64, weights=None)
-    model = torchvision.models.resnet18(num_classes=4).eval()
-    fold = tmp_path / "run" / "fold0"
-    fold.mkdir(parents=True)
-    save_model(model, fold, config, {})
-    (fold / "split.json").write_text(json.dumps({"test_subjects": sorted(phantom_rows["subject"].unique())}))
-    images = torch.stack([ManifestImages(phantom_rows, prep=config.preprocessing)[i][0] for i in range(len(phantom_rows))])
-    with torch.no_grad():
-        table = phantom_rows.assign(level=model(images).argmax(1).numpy())
+    table = one_fold_run(phantom_rows, tmp_path / "run")
     plain = run_engagement(tmp_path / "run", table, tmp_path / "plain", n_boot=20)
     masked = run_engagement(tmp_path / "run", table, tmp_path / "masked", n_boot=20, deidentify="mask")
     pd.testing.assert_frame_equal(plain, masked)

