@@ -196,8 +196,8 @@ def main() -> None:
                              weights=None if args.backbone == "resnet18" else "imagenet")
         per_fold = run_cv(table, config, out / "run", folds=1)
         history = pd.read_csv(out / "run" / "fold0" / "history.csv")
-        start = "random init" if args.backbone == "resnet18" else "face weights"
-        learning_curve(history, out / "learning_curve.png", f"{args.backbone}, {start}, phantom rule '{rule.name}'")
+        init = "random init" if args.backbone == "resnet18" else "face weights"
+        learning_curve(history, out / "learning_curve.png", f"{args.backbone}, {init}, phantom rule '{rule.name}'")
         wa = float(per_fold["WA"].iloc[0])
         for method in args.methods:
             tic = time.perf_counter()

