@@ -81,12 +81,15 @@ def _copy(upload: UploadFile, target: Path) -> int:
 
 
 def store_uploads(db, layout: DataLayout, form: UploadForm, owner: User) -> list[Recording]:
-    """Check everything first, then place each video and commit its row; nothing is stored for a bad form."""
+    """Check everything first, then place each video and commit its row; nothing is stored for a bad form.
+
+    No database connection is held during the file work, so 20 uploads at once do not exhaust the pool."""
     model = records.model_by_name(db, form.model)
     patient = records.check_patient(form.patient)
     from ..scales import get_scale
 
     scale = get_scale(form.scale or model.scale).name
+    db.commit()             # end the read transaction: no pooled connection is held while videos are copied and decoded
     staged = []
     try:
         for upload in form.files[:MAX_FILES]:
