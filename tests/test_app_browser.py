@@ -167,6 +167,11 @@ def test_nurse_scores_a_video_and_a_researcher_exports(browser, server, media_di
     page.click('a[href="/beds/nicu-4"]')
     page.wait_for_function("document.body.innerText.includes('PAIN')")
     nurse.shot("bed", full_page=False)
+    page.click('a[href="/beds/nicu-4/sessions/demo"]')              # the session, reviewed afterwards
+    page.wait_for_url("**/beds/nicu-4/sessions/demo")
+    assert "1 pain alarm" in page.locator("#session-summary").inner_text()
+    assert page.locator("#session-curve polyline.curve").count() == 1
+    nurse.shot("bed_session")
     nurse.logout()
     nurse.shot("logged_out")
     nurse.close()

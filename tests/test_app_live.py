@@ -176,3 +176,43 @@ def test_monitor_cli_with_serve_stores_its_session(service, tmp_path, media_dir,
     assert events[0]["event"] == "start" and events[-1]["event"] == "stop"
     assert [e["state"] for e in events if e["event"] == "state"] == ["calibrating", "ok", "pain"]
     assert [i["t_s"] for _, _, i in rows if i["kind"] == "point"] == [0, 1, 2, 3]
+
+
+def test_past_session_page_shows_summary_curve_bands_and_events(service):
+    """A stored session is reviewable afterwards: summary, whole curve (broken where no face), state bands."""
+    start = {"kind": "event", "event": "start", "time": "2026-12-02T15:13:55.000+00:00", "t_s": 0.0}
+    stop = {"kind": "event", "event": "stop", "time": "2026-12-02T15:15:05.000+00:00", "t_s": 70.0, "reason": "end"}
+    points = [{**POINT, "t_s": t, "state": "pain" if t >= 63 else "ok", "intensity_smooth": 1.0 + t / 20,
+               "dropped": 1 if t == 62 else 0} for t in range(60, 66)]
+    points[1] = {**points[1], "intensity_smooth": None, "state": "no-face", "face_frames": 0}  # t = 61: no face
+    client = service.client
+    client.post("/api/monitor/nicu-4/events", json=batch(start, *points, ALARM, stop), headers=service.headers("nurse"))
+    path = "/beds/nicu-4/sessions/bed1_today"
+    assert client.get(path, follow_redirects=False).headers.get("location") == "/login"
+    login(client, "researcher")
+    assert 'href="/beds/nicu-4/sessions/bed1_today">bed1_today</a>' in client.get("/beds/nicu-4").text
+    page = client.get(path)
+    assert page.status_code == 200 and "<script>" not in page.text
+    summary = page.text.split('id="session-summary">')[1].split("</p>")[0]
+    assert "1 pain alarm<" in summary and "3 s in pain" in summary and "180 frames scored, 1 dropped" in summary
+    assert "1 s indeterminate or without a face" in summary
+    assert "From 2026-12-02T15:13:55" in summary and "to 2026-12-02T15:15:05" in summary  # start and stop events
+    assert page.text.count('<polyline class="curve"') == 2                    # broken at t = 61
+    assert page.text.count('class="band band-pain"') == 1 and 'class="band band-no-face"' in page.text
+    assert page.text.count("<tr") == 1 + 3 and "intensity &gt;= 2.5 for 3.0 s" in page.text
+    assert client.get("/beds/nicu-4/sessions/nope").status_code == 404
+
+
+def test_session_view_layout():
+    from auengine.app.monitor_session import HEIGHT, LEFT, WIDTH, session_view
+
+    points = [{"kind": "point", "t_s": t, "intensity_smooth": v, "state": s}
+              for t, v, s in [(0, 0.0, "calibrating"), (1, 2.0, "ok"), (2, 4.0, "pain"), (3, 4.0, "pain")]]
+    view = session_view(points)
+    assert view["summary"]["pain_s"] == 2 and view["summary"]["alarms"] == 0 and view["summary"]["duration_s"] == 4
+    xs = [float(p.split(",")[0]) for p in view["curve"][0].split()]
+    ys = [float(p.split(",")[1]) for p in view["curve"][0].split()]
+    assert LEFT < xs[0] < xs[-1] < WIDTH and ys[0] > ys[1] > ys[2] == ys[3] >= 0    # higher intensity drawn higher
+    assert [(b["state"], b["width"] > 0) for b in view["bands"]] == [("calibrating", True), ("pain", True)]
+    assert abs(view["bands"][1]["width"] - 2 * view["bands"][0]["width"]) < 0.2   # two seconds vs one
+    assert session_view([])["curve"] == [] and 0 < max(y for y, _ in session_view([])["y_ticks"]) <= HEIGHT

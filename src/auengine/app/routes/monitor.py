@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from ...store import live
 from ...store.models import User
 from ..auth import get_db, reader, writer
+from ..monitor_session import session_view
 from ..templating import templates
 
 router = APIRouter()
@@ -61,9 +62,21 @@ def beds_page(request: Request, user: User = Depends(reader), db=Depends(get_db)
 
 
 @router.get("/beds/{bed}")
-def bed_page(request: Request, bed: str, user: User = Depends(reader)):
-    context = {"user": user, "csrf": getattr(request.state, "csrf", ""), "bed": _check_bed(bed)}
+def bed_page(request: Request, bed: str, user: User = Depends(reader), db=Depends(get_db)):
+    context = {"user": user, "csrf": getattr(request.state, "csrf", ""), "bed": _check_bed(bed),
+               "sessions": live.list_sessions(db, bed)}
     return templates.TemplateResponse(request, "bed.html", context)
+
+
+@router.get("/beds/{bed}/sessions/{session}")
+def bed_session_page(request: Request, bed: str, session: str, user: User = Depends(reader), db=Depends(get_db)):
+    """A past (or running) session reviewed afterwards: summary, whole curve with state bands, every event."""
+    items = live.session_items(db, _check_bed(bed), session)
+    if not items:
+        raise HTTPException(404, f"bed {bed!r} has no session {session!r}")
+    context = {"user": user, "csrf": getattr(request.state, "csrf", ""), "bed": bed, "session": session,
+               "view": session_view(items)}
+    return templates.TemplateResponse(request, "bed_session.html", context)
 
 
 def _poll(request: Request, bed: str, after: int) -> list[tuple[int, str, dict]]:
