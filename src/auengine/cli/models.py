@@ -164,11 +164,12 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     en.add_argument("--out", required=True)
     en.add_argument("--rules", default="infant", help="AU rule set name or file")
     en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
-    en.add_argument("--target-layer", help="Grad-CAM layer by module name (default: the last conv block, "
-                                           "ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
-    en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="gradcam",
-                    help="gradcam: the paper's Eq. 2 on the last conv block (default); fused: LayerCAM on layer3 + "
-                         "layer4; occlusion: probability drop when each AU region is blurred away")
+    en.add_argument("--target-layer", help="with --method gradcam: Grad-CAM layer by module name (default: the last "
+                                           "conv block, ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
+    en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="occlusion",
+                    help="occlusion (default, chosen by docs/engagement.md's multi-rule validation): probability drop "
+                         "when each AU region is replaced by the subject's resting face; fused: LayerCAM on layer3 + "
+                         "layer4; gradcam: the paper's Eq. 2 on the last conv block (to reproduce it)")
     en.add_argument("--deidentify", choices=["blur", "mask", "phantom"],
                     help="faces under the CAM overlays blurred, masked or replaced by a phantom infant")
     en.set_defaults(func=cmd_engagement)

@@ -96,7 +96,7 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
 
         check_mode(deidentify)
     if target_layer is not None and method != "gradcam":
-        raise InputError(f"--target-layer applies to --method gradcam only, not {method!r}")
+        raise InputError(f"--target-layer applies to --method gradcam only, not {method!r}: add --method gradcam")
     out_dir = Path(out_dir)
     rule_set = load_rules(rules)
     accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
