@@ -197,10 +197,20 @@ def test_past_session_page_shows_summary_curve_bands_and_events(service):
     assert "1 pain alarm<" in summary and "3 s in pain" in summary and "180 frames scored, 1 dropped" in summary
     assert "1 s indeterminate or without a face" in summary
     assert "From 2026-12-02T15:13:55" in summary and "to 2026-12-02T15:15:05" in summary  # start and stop events
-    assert page.text.count('<polyline class="curve"') == 2                    # broken at t = 61
+    assert page.text.count('<polyline class="curve"') == 1                    # broken at t = 61: 62-65 a line,
+    assert page.text.count('<circle class="curve"') == 1                      # 60 alone a dot
+    assert "70 s of stream" in summary                                        # start to stop event
     assert page.text.count('class="band band-pain"') == 1 and 'class="band band-no-face"' in page.text
     assert page.text.count("<tr") == 1 + 3 and "intensity &gt;= 2.5 for 3.0 s" in page.text
     assert client.get("/beds/nicu-4/sessions/nope").status_code == 404
+    # names with a space are linked encoded; a name that is not one path segment is refused
+    nurse = service.headers("nurse")
+    client.post("/api/monitor/nicu-4/events", json=batch(POINT, session="bed 1 run"), headers=nurse)
+    assert 'href="/beds/nicu-4/sessions/bed%201%20run"' in client.get("/beds/nicu-4").text
+    assert client.get("/beds/nicu-4/sessions/bed%201%20run").status_code == 200
+    for bad in ("a/b", ".."):
+        answer = client.post("/api/monitor/nicu-4/events", json=batch(POINT, session=bad), headers=nurse)
+        assert answer.status_code == 422 and "'/'" in answer.text, bad
 
 
 def test_session_view_layout():
@@ -216,3 +226,6 @@ def test_session_view_layout():
     assert [(b["state"], b["width"] > 0) for b in view["bands"]] == [("calibrating", True), ("pain", True)]
     assert abs(view["bands"][1]["width"] - 2 * view["bands"][0]["width"]) < 0.2   # two seconds vs one
     assert session_view([])["curve"] == [] and 0 < max(y for y, _ in session_view([])["y_ticks"]) <= HEIGHT
+    lost = session_view(points[:2] + [{**p, "t_s": p["t_s"] + 10} for p in points[2:]])   # 10 s of no data
+    assert [len(line.split()) for line in lost["curve"]] == [2, 2] and lost["dots"] == []  # broken at the gap
+    assert [b["state"] for b in lost["bands"]] == ["calibrating", "pain"]

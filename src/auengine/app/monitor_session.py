@@ -9,6 +9,7 @@ import math
 
 WIDTH, HEIGHT = 900, 200                      # SVG user units
 LEFT, RIGHT, TOP, BOTTOM = 36, 6, 8, 22       # plot margins
+MAX_GAP_S = 2.0                               # points further apart than this: data lost, the curve and bands break
 STATE_COLOURS = {"pain": "#f4c7c3", "indeterminate": "#fbe3b5", "no-face": "#fbe3b5", "calibrating": "#e4e8ee"}
 
 
@@ -41,11 +42,12 @@ def _clock(seconds: float) -> str:
 def session_view(items: list[dict]) -> dict:
     """Summary, curve and bands of one session.
 
-    Points are one a second; a gap of up to 1 s between points of one state does not split its band.
+    Points are one a second; points more than ``MAX_GAP_S`` apart (lost data) break the curve and the
+    bands. ``duration_s`` runs from the start to the stop event when both are there, else over the points.
     Returns ``summary`` (start, stop, duration_s, alarms, pain_s, indeterminate_s (incl. no face),
     dropped, frames),
     ``events`` (the event items, in order), ``curve`` (SVG polylines of the smoothed intensity,
-    broken where it is missing), ``bands`` (x, width, state, colour per run of a non-ok state),
+    broken where it is missing), ``dots`` ((x, y) of lone points), ``bands`` (x, width, state, colour per run of a non-ok state),
     ``y_ticks`` / ``x_ticks`` ((position, label) pairs) and the SVG ``width`` / ``height``.
     """
     points = sorted((i for i in items if i.get("kind") == "point" and _number(i.get("t_s")) is not None),
@@ -64,18 +66,21 @@ def session_view(items: list[dict]) -> dict:
     def y(v: float) -> float:
         return round(TOP + plot_h - max(v, 0.0) / top * plot_h, 1)
 
-    curve, line = [], []                                # one polyline per stretch with a face
+    stretches, line, previous = [], [], None            # runs of points with a face and no lost data
     for t, v in zip(times, values):
+        if line and (v is None or t - previous > MAX_GAP_S):
+            stretches, line = stretches + [line], []
         if v is not None:
-            line.append(f"{x(t + 0.5)},{y(v)}")
-        elif line:
-            curve, line = curve + [" ".join(line)], []
-    curve += [" ".join(line)] if line else []
+            line.append((x(t + 0.5), y(v)))
+        previous = t
+    stretches += [line] if line else []
+    curve = [" ".join(f"{px},{py}" for px, py in s) for s in stretches if len(s) > 1]
+    dots = [s[0] for s in stretches if len(s) == 1]     # a lone point would be an invisible polyline
 
     bands, run = [], None                               # runs of the same non-ok state, one point = one second
     for t, point in zip(times, points):
         state = point.get("state")
-        if run and run["state"] == state and t <= run["end"] + 1.0:
+        if run and run["state"] == state and t - (run["end"] - 1.0) <= MAX_GAP_S:
             run["end"] = t + 1.0
             continue
         if run:
@@ -89,18 +94,20 @@ def session_view(items: list[dict]) -> dict:
     starts = [e for e in events if e.get("event") == "start"]
     stops = [e for e in events if e.get("event") == "stop"]
     first = starts[0] if starts else points[0] if points else events[0] if events else {}
+    span = [_number(e.get("t_s")) for e in (starts[:1] + stops[-1:])] if starts and stops else []
+    duration = span[1] - span[0] if len(span) == 2 and None not in span else (t1 - t0 if times else 0.0)
     return {
         "summary": {
             "start": first.get("time"),
             "stop": stops[-1].get("time") if stops else None,
-            "duration_s": round(t1 - t0) if times else 0,
+            "duration_s": round(duration),
             "alarms": sum(1 for e in events if e.get("event") == "state" and e.get("state") == "pain"),
             "pain_s": seconds("pain"), "indeterminate_s": seconds("indeterminate", "no-face"),
             "dropped": sum(int(_number(p.get("dropped")) or 0) for p in points),
             "frames": sum(int(_number(p.get("frames")) or 0) for p in points),
         },
         "events": events,
-        "curve": curve,
+        "curve": curve, "dots": dots,
         "bands": [{"x": x(b["start"]), "width": round(x(b["end"]) - x(b["start"]), 1), "state": b["state"],
                    "colour": STATE_COLOURS[b["state"]]} for b in bands],
         "y_ticks": [(y(v), f"{v:g}") for v in _ticks(top)],

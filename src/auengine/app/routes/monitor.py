@@ -14,7 +14,7 @@ import time
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ...store import live
 from ...store.models import User
@@ -34,6 +34,14 @@ class Batch(BaseModel):
     session: str = Field(min_length=1, max_length=128)
     sent_at: str | None = None
     items: list[dict] = Field(min_length=1, max_length=500)
+
+    @field_validator("session")
+    @classmethod
+    def _one_path_segment(cls, session: str) -> str:
+        """The session is the monitor's output folder's name: one URL path segment (its page links to it)."""
+        if "/" in session or session in (".", ".."):
+            raise ValueError("a session name has no '/' and is not '.' or '..' (it is the monitor's folder name)")
+        return session
 
 
 def _check_bed(bed: str) -> str:
