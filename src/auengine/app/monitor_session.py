@@ -47,7 +47,8 @@ def session_view(items: list[dict]) -> dict:
     Returns ``summary`` (start, stop, duration_s, alarms, pain_s, indeterminate_s (incl. no face),
     dropped, frames),
     ``events`` (the event items, in order), ``curve`` (SVG polylines of the smoothed intensity,
-    broken where it is missing), ``dots`` ((x, y) of lone points), ``bands`` (x, width, state, colour per run of a non-ok state),
+    broken where it is missing), ``dots`` ((x, y) of lone points), ``bands`` (x, width, state,
+    colour per run of a non-ok state),
     ``y_ticks`` / ``x_ticks`` ((position, label) pairs) and the SVG ``width`` / ``height``.
     """
     points = sorted((i for i in items if i.get("kind") == "point" and _number(i.get("t_s")) is not None),
@@ -66,21 +67,21 @@ def session_view(items: list[dict]) -> dict:
     def y(v: float) -> float:
         return round(TOP + plot_h - max(v, 0.0) / top * plot_h, 1)
 
-    stretches, line, previous = [], [], None            # runs of points with a face and no lost data
-    for t, v in zip(times, values):
-        if line and (v is None or t - previous > MAX_GAP_S):
+    lost = [False] + [later - t > MAX_GAP_S for t, later in zip(times, times[1:])]   # data lost before point i
+    stretches, line = [], []                            # runs of points with a face and no lost data
+    for t, v, gap in zip(times, values, lost):
+        if line and (v is None or gap):
             stretches, line = stretches + [line], []
         if v is not None:
             line.append((x(t + 0.5), y(v)))
-        previous = t
     stretches += [line] if line else []
     curve = [" ".join(f"{px},{py}" for px, py in s) for s in stretches if len(s) > 1]
     dots = [s[0] for s in stretches if len(s) == 1]     # a lone point would be an invisible polyline
 
     bands, run = [], None                               # runs of the same non-ok state, one point = one second
-    for t, point in zip(times, points):
+    for t, point, gap in zip(times, points, lost):
         state = point.get("state")
-        if run and run["state"] == state and t - (run["end"] - 1.0) <= MAX_GAP_S:
+        if run and run["state"] == state and not gap:
             run["end"] = t + 1.0
             continue
         if run:
@@ -88,14 +89,16 @@ def session_view(items: list[dict]) -> dict:
         run = {"state": state, "start": t, "end": t + 1.0} if state in STATE_COLOURS else None
     if run:
         bands.append(run)
+
     def seconds(*states: str) -> int:
         return round(sum(b["end"] - b["start"] for b in bands if b["state"] in states))
 
     starts = [e for e in events if e.get("event") == "start"]
     stops = [e for e in events if e.get("event") == "stop"]
     first = starts[0] if starts else points[0] if points else events[0] if events else {}
-    span = [_number(e.get("t_s")) for e in (starts[:1] + stops[-1:])] if starts and stops else []
-    duration = span[1] - span[0] if len(span) == 2 and None not in span else (t1 - t0 if times else 0.0)
+    start_t = _number(starts[0].get("t_s")) if starts else None
+    stop_t = _number(stops[-1].get("t_s")) if stops else None
+    duration = stop_t - start_t if None not in (start_t, stop_t) else (t1 - t0 if times else 0.0)
     return {
         "summary": {
             "start": first.get("time"),

@@ -3,9 +3,8 @@
 For each image and each AU, the AU's region(s) (both sides of a bilateral AU together)
 are replaced by a neutral fill (a given resting face, which engagement_methods.py takes from
 the subject's least painful image, or a strong Gaussian blur of the same image) and the class
-probability is measured again. Batched: one forward
-pass for the originals plus one per AU for the whole batch (12 AUs -> 13 passes per
-batch), never one per pixel.
+probability is measured again. Batched: one forward pass for the originals plus one per AU
+for the whole batch (12 AUs -> 13 passes per batch), never one per pixel.
 """
 from __future__ import annotations
 
