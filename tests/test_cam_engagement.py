@@ -219,3 +219,20 @@ def test_training_is_deterministic_and_resumes(tiny_phantom, tmp_path, monkeypat
     pd.testing.assert_frame_equal(resumed, first)
     with pytest.raises(BundleError, match="different configuration"):
         train_model(train, val, TrainConfig(epochs=2, size=48, weights=None, lr=0.1), tmp_path / "c", progress=False)
+
+
+def test_no_ranking_when_engagement_sums_to_zero_or_less():
+    """Occlusion drops may be negative; when they sum to <= 0 there is no ranking (not a silent uniform one)."""
+    stream = EngagementAccumulator()
+    n_aus = len(stream.aus)
+    drops = np.full((6, n_aus), -0.01)                          # hiding any region makes the class more likely
+    drops[:3, 0] = 0.5                                          # ... except AU1, on level 1's images
+    stream.add(drops, subjects=["a", "a", "b", "b", "c", "c"], levels=[1, 1, 1, 2, 2, 2])
+    assert stream.engagement(2).isna().all()                    # level 2: total < 0
+    assert stream.engagement(1).idxmax() == stream.aus[0]
+    assert stream.engagement().notna().all()                    # all images: total > 0
+    assert stream.bootstrap(n_boot=50)["engagement"].sum() == pytest.approx(1.0)
+    negative = EngagementAccumulator()
+    negative.add(np.full((4, n_aus), -0.01), subjects=["a", "a", "b", "b"])
+    with pytest.raises(InputError, match="no ranking"):
+        negative.bootstrap(n_boot=50)

@@ -78,7 +78,11 @@ class EngagementAccumulator:
         return np.array([totals[s] for s in subjects]), np.array([counts[s] for s in subjects])
 
     def engagement(self, level: int | None = None) -> pd.Series:
-        """Eq. 2 per AU, normalised to sum 1, sorted high to low (optionally one level only)."""
+        """Eq. 2 per AU, normalised to sum 1, sorted high to low (optionally one level only).
+
+        All NaN when the AUs' values sum to <= 0 (possible for occlusion, whose drops may be
+        negative): no region adds evidence for the class on average, so there is no ranking.
+        """
         sums, counts = self._by_subject(level)
         return _ranking(sums.sum(axis=0) / counts.sum(), self.aus)
 
@@ -89,11 +93,15 @@ class EngagementAccumulator:
         draws = np.empty((n_boot, len(self.aus)))
         for b in range(n_boot):
             pick = rng.integers(0, len(counts), len(counts))
-            mean = sums[pick].sum(axis=0) / counts[pick].sum()
-            draws[b] = mean / mean.sum()
+            draws[b] = _normalised(sums[pick].sum(axis=0) / counts[pick].sum())
         point = self.engagement(level)
-        low = pd.Series(np.percentile(draws, 2.5, axis=0), index=self.aus)
-        high = pd.Series(np.percentile(draws, 97.5, axis=0), index=self.aus)
+        if point.isna().all():
+            raise InputError("no ranking: the AUs' engagement sums to <= 0 (hiding no region lowers the model's "
+                             "evidence for the true class on average); the model has probably not learned the "
+                             "levels: check its validation WA, or try --method gradcam")
+        defined = draws[~np.isnan(draws).any(axis=1)]      # resamples whose total is <= 0 have no ranking
+        low = pd.Series(np.percentile(defined, 2.5, axis=0), index=self.aus)
+        high = pd.Series(np.percentile(defined, 97.5, axis=0), index=self.aus)
         return pd.DataFrame({"engagement": point, "low": low[point.index], "high": high[point.index],
                              "rank": np.arange(1, len(point) + 1)})
 
@@ -114,10 +122,14 @@ def region_means(cams: np.ndarray, landmarks: np.ndarray, rules: AURules) -> np.
     return out
 
 
-def _ranking(values: np.ndarray, aus: list[str]) -> pd.Series:
+def _normalised(values: np.ndarray) -> np.ndarray:
+    """``values`` / their sum; all NaN when the sum is <= 0 (no ranking)."""
     total = values.sum()
-    normalised = values / total if total > 0 else np.full(len(values), 1 / len(values))
-    return pd.Series(normalised, index=aus, name="engagement").sort_values(ascending=False, kind="stable")
+    return values / total if total > 0 else np.full(len(values), np.nan)
+
+
+def _ranking(values: np.ndarray, aus: list[str]) -> pd.Series:
+    return pd.Series(_normalised(values), index=aus, name="engagement").sort_values(ascending=False, kind="stable")
 
 
 def au_engagement(cams: np.ndarray, landmarks: np.ndarray, *, correct=None, rules: AURules | str = "infant"

@@ -36,7 +36,9 @@ def cmd_engagement(args: argparse.Namespace) -> int:
     if len(tied):
         print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
               "AUs in tied_with: their order is not meaningful", file=sys.stderr)
-    print(f"auengine engagement: {args.out}/engagement.csv, engagement.png, overlays/", file=sys.stderr)
+    overlays = ", overlays/" if args.method != "occlusion" else ""       # occlusion has no map to draw
+    print(f"auengine engagement: {args.out}/engagement.csv, engagement_by_level.csv, engagement.png{overlays}",
+          file=sys.stderr)
     return 0
 
 

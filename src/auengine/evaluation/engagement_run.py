@@ -83,8 +83,8 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
 
     ``method``: "gradcam" (the paper's Eq. 2; this function's default, which the AuE-IPA chain in
     evaluation/experiment.py relies on), "fused" (LayerCAM on layer3 + layer4) or "occlusion"
-    (engagement_methods.py; the `auengine engagement` command's default, docs/engagement.md). ``target_layer``: a module name ("layer3") for
-    Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
+    (engagement_methods.py; the `auengine engagement` command's default, docs/engagement.md).
+    ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
     (models/preprocess.py), landmarks mapped through the same affine. The table's
     ``tied_with`` column lists AUs whose region centres are closer than the method's
     resolution: their relative order is not meaningful.
