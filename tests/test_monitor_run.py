@@ -276,11 +276,36 @@ def test_background_redetect_keeps_tracking_while_the_detector_runs_in_a_thread(
         time.sleep(1 / 30)                                    # a real-time consumer waits for its next frame
     capture.release()
     tracker.close()
-    assert all(r.landmarks is not None for r in results)             # never a frame without a face
-    assert threads[0] == "MainThread" and threads.count("MainThread") == 1   # only the first (nothing tracked yet)
-    assert len(threads) >= 3 and all(name.startswith("redetect") for name in threads[1:])
-    # each finished background detection re-anchored the track on a later frame
+    found = next(k for k, r in enumerate(results) if r.landmarks is not None)
+    assert 1 <= found <= 6                                    # the first search ran in the thread, frames went on
+    assert all(r.landmarks is not None for r in results[found:])      # then never a frame without a face
+    assert len(threads) >= 3 and all(name.startswith("redetect") for name in threads)   # never in the frame loop
+    # each finished background detection anchored the track on a later frame
     assert sum(r.detected for r in results) == tracker.detections >= len(threads) - 1
+
+
+def test_background_search_without_a_face_is_paced_like_score(backends):
+    """No face in 60 frames: the thread searches every retry_every frames, not on every frame."""
+    from auengine.monitor.scorer import BackgroundRedetect
+
+    calls = []
+
+    class NoFace:
+        name = "none"
+
+        def detect(self, image):
+            calls.append(threading.current_thread().name)
+            return []
+
+    tracker = BackgroundRedetect(NoFace(), backends[1], detect_every=30)    # retry_every = 5
+    blank = np.zeros((120, 160, 3), np.uint8)
+    results = []
+    for _ in range(60):
+        results.append(tracker.step(blank))
+        time.sleep(0.005)                                     # the thread's search finishes before the next frame
+    tracker.close()
+    assert all(r.landmarks is None for r in results)
+    assert 8 <= len(calls) <= 13 and all(name.startswith("redetect") for name in calls)
 
 
 def test_infant_share_verdict_follows_the_recent_faces():

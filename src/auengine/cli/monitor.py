@@ -89,6 +89,6 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     mo.add_argument("--log-max-hours", type=float, help="also rotate a log file at this age")
     mo.add_argument("--detect-every", type=int, default=30, help="detector every N frames, tracking between (30)")
     mo.add_argument("--sync-detect", action="store_true",
-                    help="re-detect inside the frame step as `score` does (default: in a thread for real-time sources)")
+                    help="run the face detector inside the frame step as `score` does (default: in a thread for real-time sources)")
     options.add_face_options(mo)
     mo.set_defaults(func=cmd_monitor)

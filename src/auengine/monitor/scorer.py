@@ -22,7 +22,7 @@ from ..au.infant_check import infant_probability
 from ..au.landmark_aus import REST_QUANTILE, default_neutral, intensities_from_measurements, measurements
 from ..bundle import Bundle
 from ..face_geometry import inter_ocular_distance
-from ..scoring.stream import FaceTracker
+from ..scoring.stream import FaceTracker, TrackResult
 
 #: faces with a smaller inter-ocular distance than this (pixels) count as low quality
 MIN_IOD_PX = 12.0
@@ -169,8 +169,10 @@ class BackgroundRedetect(FaceTracker):
 
     When a re-detection is due and a face is tracked, the detector gets that frame in a
     thread and the landmark model keeps tracking; when it finishes (a few frames later),
-    the tracker's own detection step uses its boxes on the current frame. A lost face is
-    detected synchronously, as in `score` (there is nothing to track meanwhile). Used for
+    the tracker's own detection step uses its boxes on the current frame. Without a face
+    (at the start, or after one was not found) the search runs in the thread too, every
+    ``retry_every`` frames as in `score`, and the frames meanwhile have no face instead of
+    waiting for it. Only a track that jumps is re-detected synchronously. Used for
     real-time sources so that the detector's run does not make frames drop.
     """
 
@@ -186,7 +188,13 @@ class BackgroundRedetect(FaceTracker):
         if self._pending is not None and self._pending.done():
             self.detector.ready, self._pending = self._pending.result(), None
             return self._detect(image)
-        if self._previous is not None and self._since_detection >= self.detect_every - 1:
+        if self._previous is None:                         # no face: search in the thread, none meanwhile
+            if self._pending is None and self._since_detection >= self.retry_every:
+                self._pending = self._worker.submit(self.detector.detector.detect, image)
+                self._since_detection = 0
+            self._since_detection += 1
+            return TrackResult(None, None, False)
+        if self._since_detection >= self.detect_every - 1:
             if self._pending is None:
                 self._pending = self._worker.submit(self.detector.detector.detect, image)
             self._since_detection = min(self._since_detection, max(0, self.detect_every - 2))  # track meanwhile
