@@ -1,8 +1,8 @@
 """Benchmark: run time of each engagement method relative to Grad-CAM, on a small phantom set, in one run.
 
 Generates --subjects x --frames phantom images (seed 3), takes their aligned crops (the
-input path of train-e2e/engagement), and times engagement_values (maps or occlusion drops
-plus region values) for every method on a random-initialised ResNet18 (4 classes; the cost
+input path of train-e2e/engagement), and times engagement_values (maps, occlusion drops or
+integrated gradients, plus region values) for every method on a random-initialised ResNet18 (4 classes; the cost
 does not depend on the weights), batch 16. Prints images/s and the ratio to gradcam.
 
 Usage: python scripts/bench_engagement.py [--subjects 2] [--frames 16] [--size 224] [--repeats 2]

@@ -5,7 +5,7 @@ rules (3-6 AUs with random weights summing to 10 FLACC points, drawn with --seed
 phantom data at --size px:
   1. generate a data set (--subjects x --frames, seed 11);
   2. train ResNet18 from random initialisation once (`train-e2e --folds 1`, --epochs, lr --lr);
-  3. run every engagement method (--methods: gradcam, fused, occlusion) on the validation
+  3. run every engagement method (--methods: gradcam, fused, occlusion, integrated) on the validation
      subjects (correctly classified images, bootstrap by subject) and time it;
   4. score each ranking against the rule's true weights:
      - pair accuracy: share of (weighted AU, zero-weight AU) pairs with the weighted AU ranked
@@ -20,7 +20,7 @@ A re-run into the same --out reuses each rule's trained model (training resumes 
 finished checkpoint) and recomputes the engagement only.
 
 Usage: python scripts/validate_engagement.py [--out validation_out] [--subjects 30] [--frames 30]
-       [--epochs 7] [--random-rules 8] [--methods gradcam fused occlusion]
+       [--epochs 7] [--random-rules 8] [--methods gradcam fused occlusion integrated]
        [--backbone resnet18 | dlib-face --size 150]
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Engagement methods (gradcam, fused, occlusion), the tie diagnostic, and the one CNN input path."""
+"""Engagement methods (gradcam, fused, occlusion, integrated), the tie diagnostic, and the one CNN input path."""
 from __future__ import annotations
 
 import json
@@ -202,7 +202,7 @@ def one_fold_run(phantom_rows, run):
         return phantom_rows.assign(level=model(images).argmax(1).numpy())
 
 
-@pytest.mark.parametrize("method", ["occlusion", "fused"])
+@pytest.mark.parametrize("method", ["occlusion", "fused", "integrated"])
 def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path, method):
     from auengine.evaluation.engagement_run import run_engagement
 
@@ -212,7 +212,7 @@ def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path
     assert set(written["method"]) == {method} and written["engagement"].sum() == pytest.approx(1.0)
     assert written.set_index("AU").loc["AU7", "tied_with"].split(";").count("AU43") == 1
     assert list(written["AU"]) == list(result.index)
-    expected = 64 * 10 / 224 if method == "occlusion" else 64 / 4
+    expected = 64 / 4 if method == "fused" else 64 * 10 / 224          # a cell of layer3, or the region side
     assert written["resolution_px"].iloc[0] == pytest.approx(expected)
     assert (tmp_path / "out" / "overlays").is_dir() == (method == "fused")
 
@@ -254,6 +254,30 @@ def test_occlusion_fills_with_the_subjects_resting_face(random_face):
     blur_drop = engagement_values("occlusion", model, pain, landmarks, rules)[0][:, au4]
     rest_drop = engagement_values("occlusion", model, pain, landmarks, rules, rest_images=rest)[0][:, au4]
     assert (rest_drop > 0.9).all() and (blur_drop < 0.5 * rest_drop).all()      # p(pain) ~1 -> ~0 at rest
+
+
+def test_integrated_gradients_credit_only_what_moved_and_the_model_sees(random_face):
+    """Against the resting face: a changed region the model sees gets all the evidence, a changed region it
+    ignores and the unchanged ones get none; the attributions add up to the log-probability change."""
+    from auengine.explain.integrated import region_attributions
+
+    rules = load_rules("infant")
+    masks = rules.masks(random_face, (224, 224))
+    rest = torch.full((3, 3, 224, 224), -1.0) + 0.05 * torch.randn(3, 3, 224, 224)
+    pain = rest.clone()
+    for au in ("AU12", "AU4"):                                       # both moved; the model sees AU12 only
+        pain[:, :, torch.from_numpy(masks[au])] = 2.0
+    model = OneRegionModel(masks["AU12"])
+    landmarks = np.stack([random_face] * 3)
+    result = model_engagement(model, pain, landmarks, [1, 1, 1], method="integrated", n_boot=20, rest_images=rest)
+    assert result.index[0] == "AU12" and result.loc["AU12", "engagement"] == pytest.approx(1.0, abs=1e-3)
+    assert result.drop(index="AU12")["engagement"].abs().max() < 1e-3
+    whole = np.ones((3, 1, 224, 224), bool)
+    total, logits = region_attributions(model, pain, whole, baseline=rest, steps=64)
+    with torch.no_grad():
+        at_rest = torch.log_softmax(model(rest), dim=1)[:, 1].numpy()
+    change = torch.log_softmax(torch.from_numpy(logits), dim=1)[:, 1].numpy() - at_rest
+    assert change.min() > 1.0 and total[:, 0] == pytest.approx(change, rel=0.02)      # completeness
 
 
 def test_resting_rows_pick_each_subjects_least_painful_image():

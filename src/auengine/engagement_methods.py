@@ -9,6 +9,9 @@
   region where no resting face is known (explain/occlusion.py); resolution = the region side.
   Drops are averaged as they are, negative ones included (a region whose fill makes the class
   more likely): clipping them at 0 turned every zero-effect region's noise into engagement.
+- ``integrated``: integrated gradients (captum) of the predicted class's log probability from
+  the same resting face (or blur) to the image, summed over each AU's region
+  (explain/integrated.py): pixels unchanged since rest get nothing; resolution = the region side.
 
 All give values (N, n_AUs) that :class:`~auengine.engagement.EngagementAccumulator` averages over
 correctly classified images and normalises to sum 1, with bootstrap intervals by subject.
@@ -24,9 +27,8 @@ from torch import nn
 
 from .au.rules import AURules, load_rules
 from .engagement import EngagementAccumulator, region_means
+from .engagement_names import METHODS, REST_METHODS
 from .errors import InputError
-
-METHODS = ("gradcam", "fused", "occlusion")
 
 
 def check_method(method: str) -> str:
@@ -59,11 +61,12 @@ def resolution_px(method: str, model: nn.Module, size: int, rules: AURules, targ
                   ) -> float:
     """Smallest centre distance (crop pixels) at which the method can tell two AU regions apart.
 
-    CAMs: one cell of the (finest) map, S / side; occlusion: the region side (closer regions overlap).
+    CAMs: one cell of the (finest) map, S / side; occlusion, integrated: the region side (closer
+    regions overlap).
     """
     from .explain.gradcam import default_target_layer
 
-    if check_method(method) == "occlusion":
+    if check_method(method) in REST_METHODS:
         return rules.region_side(size)
     layers = fused_layers(model) if method == "fused" else [target_layer or default_target_layer(model)]
     return size / max(_feature_side(model, layer, size) for layer in layers)
@@ -92,17 +95,20 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
     landmarks : ndarray, shape (N, 68, 2)
         Landmarks in crop pixels.
     rest_images : Tensor, shape (N, 3, S, S), optional
-        Occlusion's fill: each image's subject at rest (normalised aligned crops); default a blur.
+        Occlusion's fill and integrated gradients' baseline: each image's subject at rest
+        (normalised aligned crops); default a blur.
 
     Returns
     -------
     values : ndarray, shape (N, n_AUs)
-        CAM region means, or occlusion probability drops (may be negative), for the predicted class.
+        CAM region means, occlusion probability drops or integrated-gradient sums (both may be
+        negative), for the predicted class.
     logits : ndarray, shape (N, C)
     maps : ndarray, shape (N, S, S) or None
-        The CAMs (for overlays); None for occlusion.
+        The CAMs (for overlays); None for occlusion and integrated.
     """
     from .explain.gradcam import gradcam
+    from .explain.integrated import region_attributions
     from .explain.occlusion import blur_fill, occlusion_drops
 
     check_method(method)
@@ -115,9 +121,12 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
     size = images.shape[-2:]
     masks = np.stack([np.stack([m for m in rules.masks(points, size).values()]) for points in landmarks])
     fill = rest_images if rest_images is not None else blur_fill(images, rules.region_side(size[1]))
-    drops, logits = occlusion_drops(model, images, masks, fill=fill)
-    drops[~masks.any(axis=(2, 3))] = np.nan                   # a region outside the crop: the image is skipped
-    return drops, logits, None
+    if method == "occlusion":
+        values, logits = occlusion_drops(model, images, masks, fill=fill)
+    else:
+        values, logits = region_attributions(model, images, masks, baseline=fill)
+    values[~masks.any(axis=(2, 3))] = np.nan                  # a region outside the crop: the image is skipped
+    return values, logits, None
 
 
 class CenterDistances:
@@ -171,7 +180,7 @@ def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarr
     subjects : array, shape (N,), optional
         Subject ids for the bootstrap (default: each image its own subject).
     rest_images : Tensor, shape (N, 3, S, S), optional
-        Occlusion: each image's subject at rest (see :func:`engagement_values`).
+        Occlusion and integrated: each image's subject at rest (see :func:`engagement_values`).
     """
     rule_set = rules if isinstance(rules, AURules) else load_rules(rules)
     levels = np.asarray(levels, int)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engagement_names import METHODS, REST_METHODS
 from ..errors import InputError
 from . import options
 
@@ -25,7 +26,7 @@ def cmd_train_e2e(args: argparse.Namespace) -> int:
 
 
 def cmd_engagement(args: argparse.Namespace) -> int:
-    """AU engagement ranking from a train-e2e run (Grad-CAM, fused CAM or occlusion on held-out subjects)."""
+    """AU engagement ranking from a train-e2e run (a method of engagement_methods.py on held-out subjects)."""
     from ..evaluation.engagement_run import run_engagement
     from ..io.manifest import read_manifest
 
@@ -36,7 +37,7 @@ def cmd_engagement(args: argparse.Namespace) -> int:
     if len(tied):
         print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
               "AUs in tied_with: their order is not meaningful", file=sys.stderr)
-    overlays = ", overlays/" if args.method != "occlusion" else ""       # occlusion has no map to draw
+    overlays = "" if args.method in REST_METHODS else ", overlays/"        # only the CAMs have a map to draw
     print(f"auengine engagement: {args.out}/engagement.csv, engagement_by_level.csv, engagement.png{overlays}",
           file=sys.stderr)
     return 0
@@ -168,10 +169,11 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
     en.add_argument("--target-layer", help="with --method gradcam: Grad-CAM layer by module name (default: the last "
                                            "conv block, ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
-    en.add_argument("--method", choices=["gradcam", "fused", "occlusion"], default="occlusion",
+    en.add_argument("--method", choices=METHODS, default="occlusion",
                     help="occlusion (default, chosen by docs/engagement.md's multi-rule validation): probability drop "
-                         "when each AU region is replaced by the subject's resting face; fused: LayerCAM on layer3 + "
-                         "layer4; gradcam: the paper's Eq. 2 on the last conv block (to reproduce it)")
+                         "when each AU region is replaced by the subject's resting face; integrated: integrated "
+                         "gradients from the resting face, summed per region; fused: LayerCAM on layer3 + layer4; "
+                         "gradcam: the paper's Eq. 2 on the last conv block (to reproduce it)")
     en.add_argument("--deidentify", choices=["blur", "mask", "phantom"],
                     help="faces under the CAM overlays blurred, masked or replaced by a phantom infant")
     en.set_defaults(func=cmd_engagement)

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 from ..au.rules import load_rules
 from ..engagement import EngagementAccumulator
-from ..engagement_methods import CenterDistances, check_method, engagement_values, resolution_px, tied_with
+from ..engagement_methods import (REST_METHODS, CenterDistances, check_method, engagement_values, resolution_px,
+                                  tied_with)
 from ..errors import InputError
 from ..io.tables import write_table
 from ..models.data import ManifestImages
@@ -82,8 +83,9 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     """Engagement over all folds' held-out subjects; writes engagement.csv, per-level CSV, chart and overlays.
 
     ``method``: "gradcam" (the paper's Eq. 2; this function's default, which the AuE-IPA chain in
-    evaluation/experiment.py relies on), "fused" (LayerCAM on layer3 + layer4) or "occlusion"
-    (engagement_methods.py; the `auengine engagement` command's default, docs/engagement.md).
+    evaluation/experiment.py relies on), "fused" (LayerCAM on layer3 + layer4), "occlusion"
+    (the `auengine engagement` command's default, docs/engagement.md) or "integrated"
+    (integrated gradients from the resting face); engagement_methods.py.
     ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
     (models/preprocess.py), landmarks mapped through the same affine. The table's
     ``tied_with`` column lists AUs whose region centres are closer than the method's
@@ -118,7 +120,7 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         rows = table[table["subject"].astype(str).isin(held_out)]
         stage(f"{method} engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
         dataset = ManifestImages(rows, train=False, prep=config.preprocessing)
-        rest_of = resting_rows(rows) if method == "occlusion" else None
+        rest_of = resting_rows(rows) if method in REST_METHODS else None
         rest_cache: dict[int, torch.Tensor] = {}
         for start in bar(range(0, len(rows), batch_size), desc=f"engagement {fold.name}", progress=progress):
             batch = rows.iloc[start:start + batch_size]
@@ -145,8 +147,8 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
                          "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
     result["tied_with"] = tied_with(distances.mean(), resolution, rule_set.aus)[result.index]
-    fill = {"occlusion_fill": "each subject's least painful image (lowest level, then score), same place"} \
-        if method == "occlusion" else {}
+    fill = {"rest_face": "each subject's least painful image (lowest level, then score), same place"} \
+        if method in REST_METHODS else {}
     write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution, **fill),
                 out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
