@@ -48,7 +48,7 @@ def build(root: Path | None) -> dict:
     references = {}
     for population in SETS:
         faces = load_landmark_set(population, root)
-        reference = fit_reference(measurements(faces.landmarks), SPANS, CROSS, MEASUREMENT_OF)
+        reference = fit_reference(measurements(faces.landmarks), SPANS, MEASUREMENT_OF)
         references[population] = {"source": SOURCES[population], "terms": TERMS, **reference}
     return {
         "format": 1,

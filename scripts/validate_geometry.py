@@ -50,8 +50,8 @@ def held_out(faces, splits: int) -> dict:
     for seed in range(splits):
         fit_groups = set(np.random.default_rng(seed).permutation(groups)[: len(groups) // 2])
         fit = np.array([g in fit_groups for g in faces.group])
-        ref = fit_reference(measured[fit], own.spans, own.cross, measurement_of())
-        model = AUModel("held-out", ref["spans"], {(a, m): e for a, m, e in ref["cross"]}, own.au43_closed, "")
+        ref = fit_reference(measured[fit], own.spans, measurement_of())
+        model = AUModel("held-out", ref["spans"], own.cross, own.au43_closed, "")
         table = intensities_from_measurements(measured[~fit], pd.Series(ref["neutral"]), model=model)
         medians.append(table.median().max())
         shares.append((table >= SATURATED).mean().max())

@@ -186,3 +186,38 @@ def test_authentication_gives_its_connection_back_before_the_body_is_read(servic
         assert principal.user.name == "nurse" and principal.user.role == "clinician"
         assert not db.in_transaction()
         assert service.app.state.db.engine.pool.checkedout() == 0
+
+
+def test_concurrent_uploads_on_a_one_connection_pool(tmp_path, app_phantom):
+    """Database reads on the event loop (the upload's lazy ``recording.job``) blocked it while the pool
+    was exhausted, so no request could finish and give its connection back: 3 of 20 concurrent uploads
+    met the pool timeout (500). With one pooled connection, four at once must all be stored."""
+    import asyncio
+
+    import httpx
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from auengine.store.db import Database
+
+    service = make_service(tmp_path, app_phantom)
+    url = service.app.state.db.url
+    engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=5,
+                           connect_args={"timeout": 30, "check_same_thread": False})
+    service.app.state.db = Database(engine, sessionmaker(engine, expire_on_commit=False), url)
+    video = service.videos[0]
+
+    async def uploads():
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as client:
+            return await asyncio.gather(*(
+                client.post("/api/recordings", headers=service.headers("nurse"),
+                            data={"patient": f"P{i}", "scale": "flacc", "model": "phantom"},
+                            files={"file": (video.name, video.read_bytes(), "video/mp4")}) for i in range(4)))
+
+    try:
+        responses = asyncio.run(uploads())
+        assert [r.status_code for r in responses] == [201] * 4, [r.text[:200] for r in responses]
+        assert len({r.json()["id"] for r in responses}) == 4
+    finally:
+        engine.dispose()

@@ -69,7 +69,6 @@ def test_a_long_chin_does_not_erase_parted_lips_on_a_population_reference():
     from auengine.au.landmark_aus import intensities_from_measurements
 
     adult = reference("adult")
-    assert adult.cross == au_model().cross
     face = adult.neutral.copy()
     face["jaw_drop"] += 0.3
     face["lip_gap"] += 0.4

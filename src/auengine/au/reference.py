@@ -3,8 +3,8 @@ resources/reference_faces.json (made by scripts/make_reference_faces.py from rea
 
 ``au_model()`` is the AU model of one face moving (spans, cross-effects): used with a face's
 own resting face (``neutral="auto"``, landmarks or an image of the person). ``reference(name)``
-is a population's resting face with spans widened to its spread of resting faces: used when
-the face's own rest is unknown. Provenance and terms travel with each.
+is a population's resting face with spans widened to its spread of resting faces (cross-effects
+stay the one face's): used when the face's own rest is unknown. Provenance and terms travel with each.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def reference(name: str) -> AUModel:
         raise InputError(f"unknown reference face {name!r}: use one of {', '.join(POPULATIONS)}")
     data = _data()
     ref = data["references"][name]
-    return AUModel(name, dict(ref["spans"]), _cross(ref["cross"]), float(data["au_model"]["au43_closed"]),
+    return AUModel(name, dict(ref["spans"]), _cross(data["au_model"]["cross"]), float(data["au_model"]["au43_closed"]),
                    ref["source"], pd.Series(ref["neutral"], dtype=float), ref["terms"])
 
 

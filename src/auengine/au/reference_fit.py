@@ -49,14 +49,15 @@ def widened_spans(measured: pd.DataFrame, spans: dict, measurement_of: dict) -> 
     return wide_spans, factor
 
 
-def fit_reference(measured: pd.DataFrame, spans: dict, cross: dict, measurement_of: dict) -> dict:
-    """One population's reference (JSON-ready) from the measurements (N rows) of its faces."""
+def fit_reference(measured: pd.DataFrame, spans: dict, measurement_of: dict) -> dict:
+    """One population's reference (JSON-ready) from the measurements (N rows) of its faces; its
+    cross-effects are the AU model's (one face's), so the reference does not store them."""
     rest = rest_mask(measured)
     wide_spans, factor = widened_spans(measured, spans, measurement_of)
     return {
         "faces": int(len(measured)), "faces_at_rest": int(rest.sum()),
         "neutral": {k: round(float(v), 4) for k, v in measured[rest].median().items()},
-        "spans": wide_spans, "cross": [[au, m, e] for (au, m), e in cross.items()],
+        "spans": wide_spans,
         "span_factor": {k: round(v, 3) for k, v in factor.items()},
     }
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
+from .occlusion import check_region_masks
 
 #: points on the path from the baseline to the image (Riemann, captum's default rule)
 STEPS = 16
@@ -51,8 +51,7 @@ def region_attributions(model: nn.Module, images: torch.Tensor, masks: np.ndarra
     from captum.attr import IntegratedGradients
 
     masks = np.asarray(masks, bool)
-    if masks.ndim != 4 or masks.shape[0] != len(images) or masks.shape[2:] != tuple(images.shape[2:]):
-        raise InputError(f"masks must be (N, A, H, W) matching images {tuple(images.shape)}; got {masks.shape}")
+    check_region_masks(masks, images)
     model.eval()
     with torch.no_grad():
         logits = model(images).float()

@@ -26,6 +26,12 @@ def blur_fill(images: torch.Tensor, region_px: float) -> torch.Tensor:
     return tvf.gaussian_blur(images, kernel_size=[kernel, kernel], sigma=[sigma, sigma])
 
 
+def check_region_masks(masks: np.ndarray, images: torch.Tensor) -> None:
+    """InputError unless ``masks`` is (N, A, H, W) for ``images`` (N, 3, H, W)."""
+    if masks.ndim != 4 or masks.shape[0] != len(images) or masks.shape[2:] != tuple(images.shape[2:]):
+        raise InputError(f"masks must be (N, A, H, W) matching images {tuple(images.shape)}; got {masks.shape}")
+
+
 @torch.inference_mode()
 def occlusion_drops(model: nn.Module, images: torch.Tensor, masks: np.ndarray, *, fill: torch.Tensor,
                     targets=None) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +59,7 @@ def occlusion_drops(model: nn.Module, images: torch.Tensor, masks: np.ndarray, *
     """
     model.eval()
     masks = np.asarray(masks, bool)
-    if masks.ndim != 4 or masks.shape[0] != len(images) or masks.shape[2:] != tuple(images.shape[2:]):
-        raise InputError(f"masks must be (N, A, H, W) matching images {tuple(images.shape)}; got {masks.shape}")
+    check_region_masks(masks, images)
     logits = model(images).float()
     classes = logits.argmax(dim=1) if targets is None else torch.as_tensor(np.asarray(targets), dtype=torch.long)
     base = torch.softmax(logits, dim=1).gather(1, classes[:, None])[:, 0]

@@ -56,13 +56,18 @@ async def add_model(request: Request, user: User = Depends(admin_writer), db=Dep
     form = await request.form()
     name, bundle = str(form.get("name", "")).strip(), str(form.get("bundle", "")).strip()
     try:
-        model = await run_in_threadpool(records.register_model, db, request.app.state.layout, bundle, name)
+        await run_in_threadpool(_register, db, request.app.state.layout, user, bundle, name)
     except AuEngineError as exc:
         db.rollback()
-        return _page(request, user, db, str(exc), 400)
+        return await run_in_threadpool(_page, request, user, db, str(exc), 400)
+    return RedirectResponse("/admin", 303)
+
+
+def _register(db, layout, user: User, bundle: str, name: str) -> None:
+    """Register and audit in a worker thread: no database work on the event loop."""
+    model = records.register_model(db, layout, bundle, name)
     accounts.audit(db, user, "create", f"model:{model.id}", name=name, sha256=model.sha256)
     db.commit()
-    return RedirectResponse("/admin", 303)
 
 
 @router.get("/audit")

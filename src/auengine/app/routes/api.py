@@ -37,9 +37,17 @@ def may_change(user: User, recording) -> None:
 @router.post("/recordings", status_code=201)
 async def upload(request: Request, _limit=Depends(upload_limit), user: User = Depends(writer), db=Depends(get_db)):
     form = await read_upload_form(request)
-    stored = await run_in_threadpool(store_uploads, db, request.app.state.layout, form, user)
-    views = [recording_view(r) for r in stored]
+    views = await run_in_threadpool(_store_and_view, db, request.app.state.layout, form, user)
     return {**views[0], "recordings": views}
+
+
+def _store_and_view(db, layout, form, user) -> list[dict]:
+    """Store the uploads and read their views in the worker thread, then end the transaction: database
+    reads on the event loop (lazy ``recording.job``) would block it while the pool is exhausted, so
+    no request could finish and give a connection back (20 concurrent uploads met a pool timeout)."""
+    views = [recording_view(r) for r in store_uploads(db, layout, form, user)]
+    db.commit()
+    return views
 
 
 @router.get("/recordings")

@@ -46,7 +46,7 @@ async def upload_page(request: Request, _limit=Depends(upload_limit), user: User
         form = await read_upload_form(request)
         await run_in_threadpool(store_uploads, db, request.app.state.layout, form, user)
     except InputError as exc:
-        return _recordings_page(request, user, db, str(exc), 400)
+        return await run_in_threadpool(_recordings_page, request, user, db, str(exc), 400)
     return RedirectResponse("/recordings", 303)
 
 
