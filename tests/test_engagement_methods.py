@@ -215,6 +215,8 @@ def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path
     expected = 64 / 4 if method == "fused" else 64 * 10 / 224          # a cell of layer3, or the region side
     assert written["resolution_px"].iloc[0] == pytest.approx(expected)
     assert (tmp_path / "out" / "overlays").is_dir() == (method == "fused")
+    assert written["notes"].iloc[0] == " | ".join(result.attrs["notes"])      # no metrics.csv: only the subject count
+    assert ("subject(s)" in written["notes"].iloc[0]) == (table["subject"].nunique() < 5)
 
 
 def test_engagement_overlays_are_deidentified(phantom_rows, tmp_path):
@@ -285,3 +287,16 @@ def test_resting_rows_pick_each_subjects_least_painful_image():
 
     rows = pd.DataFrame({"subject": ["a", "a", "b", "b", "a"], "level": [2, 0, 1, 1, 0], "score": [6, 1, 3, 2, 0.5]})
     assert resting_rows(rows) == {"a": 4, "b": 3}
+
+
+def test_reliability_notes_say_when_a_ranking_is_not_to_be_trusted(tmp_path):
+    from auengine.evaluation.engagement_run import reliability_notes
+
+    pd.DataFrame({"fold": [0, 1], "WA": [0.4, 0.3], "UA": [0.30, 0.32]}).to_csv(tmp_path / "metrics.csv", index=False)
+    notes = reliability_notes(tmp_path, n_levels=4, n_subjects=2)
+    headlines = [headline.split(" (")[0] for headline, _ in notes]
+    assert headlines == ["model near chance", "only 2 subject(s) with correctly classified images"]
+    assert "UA 0.31" in notes[0][0]
+    pd.DataFrame({"fold": [0], "WA": [0.7], "UA": [0.65]}).to_csv(tmp_path / "metrics.csv", index=False)
+    assert reliability_notes(tmp_path, n_levels=4, n_subjects=12) == []
+    assert reliability_notes(tmp_path / "no-run", n_levels=4, n_subjects=5) == []     # no metrics: nothing claimed

@@ -64,6 +64,11 @@ class EngagementAccumulator:
         """Images counted so far."""
         return sum(self._counts.values())
 
+    @property
+    def n_subjects(self) -> int:
+        """Subjects with at least one counted image (the bootstrap resamples these)."""
+        return len({subject for subject, _ in self._counts})
+
     def _by_subject(self, level: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Per-subject region sums (S, n_AUs) and image counts (S,), optionally for one level."""
         totals: dict[str, np.ndarray] = {}

@@ -37,6 +37,8 @@ def cmd_engagement(args: argparse.Namespace) -> int:
     if len(tied):
         print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
               "AUs in tied_with: their order is not meaningful", file=sys.stderr)
+    for note in result.attrs.get("notes", []):
+        print(f"auengine engagement: warning: {note}", file=sys.stderr)
     overlays = "" if args.method in REST_METHODS else ", overlays/"        # only the CAMs have a map to draw
     print(f"auengine engagement: {args.out}/engagement.csv, engagement_by_level.csv, engagement.png{overlays}",
           file=sys.stderr)

@@ -56,6 +56,30 @@ def held_out_subjects(run: str | Path, folds: list[Path], table: pd.DataFrame) -
     return present
 
 
+#: a held-out unweighted accuracy below this multiple of chance (1 / levels) is reported as not learned
+LEARNED_UA_FACTOR = 1.5
+#: bootstrap intervals by subject on fewer subjects than this are reported as not meaningful
+MIN_SUBJECTS = 5
+
+
+def reliability_notes(run: str | Path, n_levels: int, n_subjects: int) -> list[tuple[str, str]]:
+    """What makes a ranking from ``run`` untrustworthy, as (headline, advice) pairs: a model near
+    chance on its held-out subjects (mean UA in RUN/metrics.csv < LEARNED_UA_FACTOR / n_levels),
+    or intervals resampling fewer than MIN_SUBJECTS subjects. Empty when neither applies."""
+    notes = []
+    metrics = Path(run) / "metrics.csv"
+    if metrics.is_file():
+        ua = float(pd.read_csv(metrics)["UA"].mean())
+        if ua < LEARNED_UA_FACTOR / n_levels:
+            notes.append((f"model near chance (held-out UA {ua:.2f}, chance {1 / n_levels:.2f})",
+                          "it has probably not learned the levels, so the ranking shows where it looks, not where "
+                          "pain is; train longer or on more subjects"))
+    if n_subjects < MIN_SUBJECTS:
+        notes.append((f"only {n_subjects} subject(s) with correctly classified images",
+                      f"intervals by subject need at least {MIN_SUBJECTS} to mean anything"))
+    return notes
+
+
 def crop_landmarks(dataset: ManifestImages, indices) -> np.ndarray:
     """Landmarks (N, 68, 2) of dataset rows mapped through each row's crop affine (network input pixels)."""
     from ..faces.crop import apply_affine, crop_affine
@@ -89,7 +113,8 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
     (models/preprocess.py), landmarks mapped through the same affine. The table's
     ``tied_with`` column lists AUs whose region centres are closer than the method's
-    resolution: their relative order is not meaningful.
+    resolution: their relative order is not meaningful. ``attrs["notes"]`` (also the CSV's ``notes``
+    column and the chart's title) says when the ranking is not to be trusted (reliability_notes).
     ``deidentify`` ("blur", "mask", "phantom"): the faces under the CAM overlays are de-identified
     (deidentify.py; the CAM is the real crop's, drawn on the shareable one).
     """
@@ -147,16 +172,21 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
                          "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
     result["tied_with"] = tied_with(distances.mean(), resolution, rule_set.aus)[result.index]
+    notes = reliability_notes(run, config.n_levels, accumulator.n_subjects)
+    sentences = [f"{headline}: {advice}" for headline, advice in notes]
     fill = {"rest_face": "each subject's least painful image (lowest level, then score), same place"} \
         if method in REST_METHODS else {}
-    write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution, **fill),
+    write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution, **fill,
+                                                      notes=" | ".join(sentences)),
                 out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
     write_table(per_level.reset_index(names="AU"), out_dir / "engagement_by_level.csv")
-    engagement_chart(result, out_dir / "engagement.png",
-                     f"AU engagement, {method} ({accumulator.n_images} correctly classified images, 95% CI by subject)")
+    title = "\n".join([f"AU engagement, {method}: {accumulator.n_images} correct images of {accumulator.n_subjects} "
+                       "subjects, 95% CI by subject"] + [f"Caution: {headline}" for headline, _ in notes])
+    engagement_chart(result, out_dir / "engagement.png", title)
     for level, items in examples.items():
         for k, (image, cam, landmarks) in enumerate(items):
             shown = deidentify_image(image, landmarks, deidentify) if deidentify else image
             write_png(out_dir / "overlays" / f"level{level}_{k}.png", cam_overlay(shown, cam, landmarks, rule_set))
+    result.attrs["notes"] = sentences
     return result
