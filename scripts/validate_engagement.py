@@ -4,8 +4,9 @@ For each rule -- `default` (mouth), `upper-face` (brows and eyes) and --random-r
 rules (3-6 AUs with random weights summing to 10 FLACC points, drawn with --seed) -- on
 phantom data at --size px:
   1. generate a data set (--subjects x --frames, seed 11);
-  2. train ResNet18 from random initialisation once (`train-e2e --folds 1`, --epochs, lr --lr);
-  3. run every engagement method (--methods: gradcam, fused, occlusion, integrated) on the validation
+  2. train the CNN once (`train-e2e --folds 1`, --epochs, lr --lr; --restarts: again with the next
+     seed while the validation WA is below 0.70);
+  3. run every engagement method (--methods: gradcam, fused, occlusion, integrated, surrogate) on the validation
      subjects (correctly classified images, bootstrap by subject) and time it;
   4. score each ranking against the rule's true weights:
      - pair accuracy: share of (weighted AU, zero-weight AU) pairs with the weighted AU ranked
@@ -13,14 +14,14 @@ phantom data at --size px:
        centre, AU25/AU27 the mouth centre: no region method can tell them apart);
      - Spearman correlation of engagement with the weights over all AUs.
 Writes OUT/results.csv (rule x method), OUT/summary.md (tables, mean and worst over the
-random rules), OUT/pair_accuracy.png, and per rule OUT/<rule>/ (run, <method>/engagement.csv).
+random rules), OUT/pair_accuracy.png, and per rule OUT/<rule>/ (run[_seed<k>], <method>/engagement.csv).
 Everything here is computed on synthetic data.
 
 A re-run into the same --out reuses each rule's trained model (training resumes from its
 finished checkpoint) and recomputes the engagement only.
 
 Usage: python scripts/validate_engagement.py [--out validation_out] [--subjects 30] [--frames 30]
-       [--epochs 7] [--random-rules 8] [--methods gradcam fused occlusion integrated]
+       [--epochs 7] [--random-rules 8] [--restarts 0] [--methods gradcam fused occlusion integrated surrogate]
        [--backbone resnet18 | dlib-face --size 150]
 """
 from __future__ import annotations
@@ -123,7 +124,7 @@ def accuracy_figure(results: pd.DataFrame, path: Path) -> None:
 
     table = results.pivot(index="rule", columns="method", values="pair_accuracy").reindex(
         index=results["rule"].unique(), columns=results["method"].unique())
-    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(table) + 2), 3.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(table) + 3), 3.2), dpi=120)
     width = 0.8 / max(1, table.shape[1])
     for k, method in enumerate(table.columns):
         ax.bar(np.arange(len(table)) + k * width, table[method].fillna(0), width, label=method)
@@ -132,7 +133,7 @@ def accuracy_figure(results: pd.DataFrame, path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("pair accuracy")
     ax.set_title("Engagement pair accuracy by rule and method (phantom)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))      # outside: bars reach 1.0
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -151,14 +152,42 @@ def summary_markdown(results: pd.DataFrame, note: str) -> str:
             table.loc["mean (random rules)"] = randoms.mean()
             table.loc["worst (random rules)"] = randoms.min()
         lines += [f"### {value}", "", table.round(3).to_markdown(), ""]
-    per_rule = results.drop_duplicates("rule").set_index("rule")[["val_WA", "nearest_zero_px", "weights"]]
-    lines += ["### per rule: validation WA, nearest (weighted, zero-weight) region centres in px, weights", "",
+    per_rule = results.drop_duplicates("rule").set_index("rule")[["val_WA", "seed", "nearest_zero_px", "weights"]]
+    lines += ["### per rule: validation WA, training seed, nearest (weighted, zero-weight) region centres in px, "
+              "weights", "",
               per_rule.round(3).to_markdown(), ""]
     timing = results.groupby("method")["seconds"].sum()
     if "gradcam" in timing:
         lines += ["Run time relative to gradcam (all rules): "
                   + ", ".join(f"{m} {timing[m] / timing['gradcam']:.1f}x" for m in timing.index), ""]
     return "\n".join(lines)
+
+
+def train_rule(table: pd.DataFrame, out: Path, args: argparse.Namespace) -> tuple[Path, float, int]:
+    """Train one model (seed 0); while its validation WA is below TARGET_WA, retrain with the next seed
+    (a new initialisation, batch order and 80/20 subject split), up to --restarts times.
+
+    Returns the run folder, its WA and its seed: the first run that reaches the target, else the best.
+    Runs are out/run (seed 0) and out/run_seed<k>; a re-run reuses them.
+    """
+    tried = []
+    for seed in range(args.restarts + 1):
+        config = TrainConfig(backbone=args.backbone, epochs=args.epochs, size=args.size, lr=args.lr, seed=seed,
+                             weights=None if args.backbone == "resnet18" else "imagenet")
+        run = out / ("run" if seed == 0 else f"run_seed{seed}")
+        wa = float(run_cv(table, config, run, folds=1)["WA"].iloc[0])
+        history = pd.read_csv(run / "fold0" / "history.csv")
+        init = "random init" if args.backbone == "resnet18" else "face weights"
+        learning_curve(history, run / "learning_curve.png",
+                       f"{args.backbone}, {init}, phantom rule '{out.name}', seed {seed}")
+        tried.append((wa, -seed, run))
+        if wa >= TARGET_WA:
+            break
+        if seed < args.restarts:
+            print(f"rule {out.name}: validation WA {wa:.3f} < {TARGET_WA} with seed {seed}; retraining with seed "
+                  f"{seed + 1}", flush=True)
+    wa, negative_seed, run = max(tried)                  # the one that reached the target, else the best
+    return run, wa, -negative_seed
 
 
 def main() -> None:
@@ -175,10 +204,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19, help="seed of the random rules")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--restarts", type=int, default=0,
+                        help="retrain a rule with the next seed while its validation WA is below 0.70, up to this "
+                             "many times (a CNN sometimes stays at a constant prediction for all its epochs)")
     parser.add_argument("--backbone", default="resnet18", choices=["resnet18", "dlib-face"],
                         help="resnet18 from random initialisation (default; no ImageNet weights offline) or dlib's "
                              "face-recognition ResNet with its face weights (use --size 150, its chip size)")
     args = parser.parse_args()
+    if args.restarts < 0:
+        parser.error("--restarts must be >= 0")
     warnings.simplefilter("ignore", RuntimeWarning)      # the random-initialisation notice, stated below
     start = time.perf_counter()
     rules = [load_rule(name) for name in args.rules] + random_rules(args.random_rules, args.seed)
@@ -192,17 +226,11 @@ def main() -> None:
         distances = center_distances(table)
         excluded = coinciding_pairs(table, distances)
         nearest = nearest_zero_weight(distances, rule.weights, excluded)
-        config = TrainConfig(backbone=args.backbone, epochs=args.epochs, size=args.size, lr=args.lr,
-                             weights=None if args.backbone == "resnet18" else "imagenet")
-        per_fold = run_cv(table, config, out / "run", folds=1)
-        history = pd.read_csv(out / "run" / "fold0" / "history.csv")
-        init = "random init" if args.backbone == "resnet18" else "face weights"
-        learning_curve(history, out / "learning_curve.png", f"{args.backbone}, {init}, phantom rule '{rule.name}'")
-        wa = float(per_fold["WA"].iloc[0])
+        run, wa, seed = train_rule(table, out, args)
         for method in args.methods:
             tic = time.perf_counter()
             try:
-                engagement = run_engagement(out / "run", table, out / method, method=method,
+                engagement = run_engagement(run, table, out / method, method=method,
                                             n_boot=args.bootstrap)["engagement"]
             except InputError as exc:                  # e.g. nothing classified correctly after a tiny run
                 print(f"rule {rule.name}, {method}: no ranking ({exc})", flush=True)
@@ -212,7 +240,7 @@ def main() -> None:
                                  else (float("nan"), 0))
             truth = [rule.weights.get(au, 0.0) for au in engagement.index] if engagement is not None else []
             rho = float(spearmanr(engagement.to_numpy(), truth).statistic) if engagement is not None else float("nan")
-            rows.append({"rule": rule.name, "weights": str(rule.weights), "method": method, "val_WA": wa,
+            rows.append({"rule": rule.name, "weights": str(rule.weights), "method": method, "val_WA": wa, "seed": seed,
                          "left_out": ", ".join("/".join(sorted(p)) for p in sorted(excluded, key=sorted)),
                          "pair_accuracy": accuracy, "pairs": n_pairs,
                          "nearest_zero_px": nearest, "spearman": rho, "seconds": seconds,
@@ -225,7 +253,7 @@ def main() -> None:
     accuracy_figure(results, out_root / "pair_accuracy.png")
     note = (f"{args.backbone} ({'random initialisation' if args.backbone == 'resnet18' else 'dlib face weights'}), "
             f"{args.subjects} subjects x {args.frames} frames per rule, {args.size} px, {args.epochs} epochs, lr "
-            f"{args.lr:g}, random-rule seed {args.seed}; total {time.perf_counter() - start:.0f} s on this machine")
+            f"{args.lr:g}, up to {args.restarts} restart(s) below WA {TARGET_WA}, random-rule seed {args.seed}; total {time.perf_counter() - start:.0f} s on this machine")
     text = summary_markdown(results, note)
     (out_root / "summary.md").write_text(text + "\n")
     print("\n" + text)

@@ -186,12 +186,12 @@ def test_tiny_training_run_cli_and_engagement(tiny_phantom, tmp_path):
     if code == 0:    # a 2-epoch model may classify nothing correctly; then the error path is taken
         table = pd.read_csv(tmp_path / "eng" / "engagement.csv")
         assert table["engagement"].sum() == pytest.approx(1.0) and (tmp_path / "eng" / "engagement.png").is_file()
-        assert set(table["method"]) == {"occlusion"}                  # the default chosen by docs/engagement.md
+        assert set(table["method"]) == {"surrogate"}                  # the default chosen by docs/engagement.md
     else:
         assert code == 2
     from auengine.cli import build_parser
 
-    assert build_parser().parse_args(["engagement", "RUN", "MANIFEST", "--out", "OUT"]).method == "occlusion"
+    assert build_parser().parse_args(["engagement", "RUN", "MANIFEST", "--out", "OUT"]).method == "surrogate"
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Engagement methods (gradcam, fused, occlusion, integrated), the tie diagnostic, and the one CNN input path."""
+"""Engagement methods (gradcam, fused, occlusion, integrated, surrogate), the tie diagnostic, and the one CNN input path."""
 from __future__ import annotations
 
 import json
@@ -202,7 +202,7 @@ def one_fold_run(phantom_rows, run):
         return phantom_rows.assign(level=model(images).argmax(1).numpy())
 
 
-@pytest.mark.parametrize("method", ["occlusion", "fused", "integrated"])
+@pytest.mark.parametrize("method", ["occlusion", "fused", "integrated", "surrogate"])
 def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path, method):
     from auengine.evaluation.engagement_run import run_engagement
 
@@ -210,11 +210,15 @@ def test_run_engagement_writes_method_resolution_and_ties(phantom_rows, tmp_path
     result = run_engagement(tmp_path / "run", table, tmp_path / "out", method=method, n_boot=20)
     written = pd.read_csv(tmp_path / "out" / "engagement.csv", keep_default_na=False)
     assert set(written["method"]) == {method} and written["engagement"].sum() == pytest.approx(1.0)
-    assert written.set_index("AU").loc["AU7", "tied_with"].split(";").count("AU43") == 1
+    if method != "surrogate":                  # its ties come from correlated intensities, not regions
+        assert written.set_index("AU").loc["AU7", "tied_with"].split(";").count("AU43") == 1
     assert list(written["AU"]) == list(result.index)
-    expected = 64 / 4 if method == "fused" else 64 * 10 / 224          # a cell of layer3, or the region side
-    assert written["resolution_px"].iloc[0] == pytest.approx(expected)
+    if method == "surrogate":                  # no pixel resolution: it reads AUs
+        assert written["resolution_px"].iloc[0] == ""
+    else:                                      # a layer3 cell, or the region side
+        assert float(written["resolution_px"].iloc[0]) == pytest.approx(64 / 4 if method == "fused" else 64 * 10 / 224)
     assert (tmp_path / "out" / "overlays").is_dir() == (method == "fused")
+    assert ("rest_face" in written) == (method != "fused")
     assert written["notes"].iloc[0] == " | ".join(result.attrs["notes"])      # no metrics.csv: only the subject count
     assert ("subject(s)" in written["notes"].iloc[0]) == (table["subject"].nunique() < 5)
 
@@ -300,3 +304,85 @@ def test_reliability_notes_say_when_a_ranking_is_not_to_be_trusted(tmp_path):
     pd.DataFrame({"fold": [0], "WA": [0.7], "UA": [0.65]}).to_csv(tmp_path / "metrics.csv", index=False)
     assert reliability_notes(tmp_path, n_levels=4, n_subjects=12) == []
     assert reliability_notes(tmp_path / "no-run", n_levels=4, n_subjects=5) == []     # no metrics: nothing claimed
+
+
+def test_surrogate_ranks_the_au_the_models_output_follows():
+    """Images whose one lit patch tracks the lip-corner raise (AU12) of their landmarks; the brows rise
+    independently. The labels follow both, the model reads the patch only: the surrogate describes the
+    model, not the labels, so it puts AU12 first and gives the brows (AU1, AU2) nearly nothing."""
+    from auengine.phantom import neutral_faces
+
+    rng = np.random.default_rng(4)
+    rest = neutral_faces(8, seed=1)
+    subjects = np.repeat(np.arange(8), 12)
+    lift, brow = rng.uniform(0, 0.08, len(subjects)), rng.uniform(0, 0.3, len(subjects))   # AU12 below saturation
+    faces = rest[subjects].copy()
+    scale = np.linalg.norm(faces[:, 42] - faces[:, 39], axis=1)
+    faces[:, [48, 54], 1] -= (lift * scale)[:, None]
+    faces[:, 17:27, 1] -= (brow * scale)[:, None]
+    mask = np.zeros((64, 64), bool)
+    mask[4:12, 4:12] = True
+    images = torch.zeros(len(subjects), 3, 64, 64)
+    images[:, 0, 4:12, 4:12] = torch.from_numpy((lift / 0.08 - 0.5).astype(np.float32))[:, None, None]
+    levels = (lift / 0.08 + brow / 0.3 > 1).astype(int)
+    result = model_engagement(OneRegionModel(mask), images, faces, levels, method="surrogate",
+                              subjects=subjects, rest_landmarks=rest[subjects], n_boot=50)
+    assert result.index[0] == "AU12" and result.loc["AU12", "engagement"] > 0.8
+    assert result.loc[["AU1", "AU2"], "engagement"].max() < 0.1
+    assert result.loc["AU1", "tied_with"] == "AU2"                  # one brow raise moves both: they tie
+    assert (result["low"] <= result["engagement"] + 1e-12).all() and (result["engagement"] <= result["high"] + 1e-12).all()
+
+
+def test_surrogate_shares_collinear_aus_and_says_when_the_aus_explain_little():
+    from auengine.explain.au_surrogate import SurrogateAccumulator, expected_level
+
+    rules = load_rules("infant")
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.uniform(0, 5, (n, len(rules.aus)))
+    drive = rng.uniform(0, 5, n)
+    au4, au12 = rules.aus.index("AU4"), rules.aus.index("AU12")
+    x[:, au4], x[:, au12] = drive + rng.normal(0, 0.2, n), drive + rng.normal(0, 0.2, n)
+    subjects = np.repeat(np.arange(20), 20)
+    follows = SurrogateAccumulator(rules)
+    follows.add(x, outputs=0.3 * x[:, au4] + rng.normal(0, 0.1, n), subjects=subjects)
+    ranking = follows.engagement()
+    assert set(ranking.index[:2]) == {"AU4", "AU12"} and ranking.iloc[:2].sum() > 0.9
+    assert follows.tied_with()["AU4"] == "AU12" and follows.notes() == []
+    assert follows.fit()[1] > 0.8
+    noise = SurrogateAccumulator(rules)
+    noise.add(x, outputs=rng.normal(0, 1, n), subjects=subjects)
+    assert noise.notes() and "explain" in noise.notes()[0][0]
+    assert expected_level(np.array([[0.0, 0.0], [0.0, 50.0]])) == pytest.approx([0.5, 1.0])
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.85])
+def test_surrogate_gives_little_to_an_unused_au_that_correlates_with_a_used_one(rho):
+    """The output follows AU1 only; AU2 correlates rho with AU1. With enough data the chosen ridge
+    penalty is small, so AU2 gets a few per cent; a fixed penalty of 1 gives it far more."""
+    from auengine.explain.au_surrogate import SurrogateAccumulator
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (2000, 12))
+    x[:, 1] = rho * x[:, 0] + np.sqrt(1 - rho ** 2) * x[:, 1]
+    output, subjects = x[:, 0] + rng.normal(0, 0.3, 2000), np.repeat(np.arange(40), 50)
+    accumulator, fixed = SurrogateAccumulator(load_rules("infant")), SurrogateAccumulator(load_rules("infant"), alpha=1)
+    for each in (accumulator, fixed):
+        each.add(x, outputs=output, subjects=subjects)
+    ranking = accumulator.engagement()
+    assert ranking.index[0] == "AU1" and ranking["AU2"] < 0.06 and accumulator.alpha() < 1
+    assert fixed.engagement()["AU2"] > {0.5: 0.15, 0.85: 0.3}[rho]
+
+
+def test_surrogate_refuses_what_it_cannot_read(random_face):
+    from auengine.explain.au_surrogate import au_intensities
+
+    model = OneRegionModel(np.ones((64, 64), bool))
+    images, faces = torch.zeros(3, 3, 64, 64), np.stack([random_face] * 3)
+    with pytest.raises(InputError, match="resting face"):              # every image its own subject
+        model_engagement(model, images, faces, [0, 1, 1], method="surrogate")
+    with pytest.raises(InputError, match="no AU intensity varies"):     # each subject's one image is its rest
+        model_engagement(model, images, faces, [0, 1, 1], method="surrogate", subjects=["a", "b", "c"],
+                         rest_landmarks=faces)
+    with pytest.raises(InputError, match="AU15"):
+        au_intensities(faces, faces, ["AU12", "AU15"])

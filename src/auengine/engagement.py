@@ -43,11 +43,11 @@ class EngagementAccumulator:
         """
         self.add(region_means(cams, landmarks, self.rules), correct=correct, subjects=subjects, levels=levels)
 
-    def add(self, values: np.ndarray, *, correct=None, subjects=None, levels=None) -> None:
+    def add(self, values: np.ndarray, *, correct=None, subjects=None, levels=None, outputs=None) -> None:
         """Add per-image AU values (N, n_AUs) in ``aus`` order (a CAM's region means, or occlusion drops).
 
         Rows with a NaN (a region outside the image) are skipped; ``correct``, ``subjects``
-        and ``levels`` as in :meth:`update`.
+        and ``levels`` as in :meth:`update`. ``outputs`` (the surrogate's) is ignored.
         """
         values = np.asarray(values, dtype=np.float64)
         n = len(values)
@@ -68,6 +68,10 @@ class EngagementAccumulator:
     def n_subjects(self) -> int:
         """Subjects with at least one counted image (the bootstrap resamples these)."""
         return len({subject for subject, _ in self._counts})
+
+    def notes(self) -> list[tuple[str, str]]:
+        """(headline, advice) pairs about the ranking's reliability: none for region means."""
+        return []
 
     def _by_subject(self, level: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Per-subject region sums (S, n_AUs) and image counts (S,), optionally for one level."""

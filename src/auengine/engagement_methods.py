@@ -12,9 +12,15 @@
 - ``integrated``: integrated gradients (captum) of the predicted class's log probability from
   the same resting face (or blur) to the image, summed over each AU's region
   (explain/integrated.py): pixels unchanged since rest get nothing; resolution = the region side.
+- ``surrogate``: a ridge regression of the model's expected level on the AU intensities the
+  geometry estimator reads from each image's landmarks against its subject's resting face
+  (explain/au_surrogate.py), over every image; resolution = the AU itself, but AUs whose
+  intensities move together in the data tie.
 
-All give values (N, n_AUs) that :class:`~auengine.engagement.EngagementAccumulator` averages over
-correctly classified images and normalises to sum 1, with bootstrap intervals by subject.
+The region methods give values (N, n_AUs) that :class:`~auengine.engagement.EngagementAccumulator`
+averages over correctly classified images and normalises to sum 1, with bootstrap intervals by
+subject; ``surrogate`` gives intensities that :class:`~auengine.explain.au_surrogate.SurrogateAccumulator`
+regresses on (:func:`accumulator_for` picks the right one).
 :class:`CenterDistances` and :func:`tied_with` say which AUs sit closer than the method's
 resolution, so their order is not meaningful.
 """
@@ -29,6 +35,7 @@ from .au.rules import AURules, load_rules
 from .engagement import EngagementAccumulator, region_means
 from .engagement_names import METHODS, REST_METHODS
 from .errors import InputError
+from .explain.au_surrogate import SurrogateAccumulator, expected_level
 
 
 def check_method(method: str) -> str:
@@ -62,11 +69,13 @@ def resolution_px(method: str, model: nn.Module, size: int, rules: AURules, targ
     """Smallest centre distance (crop pixels) at which the method can tell two AU regions apart.
 
     CAMs: one cell of the (finest) map, S / side; occlusion, integrated: the region side (closer
-    regions overlap).
+    regions overlap); surrogate: NaN (it reads AUs, not regions; its ties come from correlation).
     """
     from .explain.gradcam import default_target_layer
 
-    if check_method(method) in REST_METHODS:
+    if check_method(method) == "surrogate":
+        return float("nan")
+    if method in REST_METHODS:
         return rules.region_side(size)
     layers = fused_layers(model) if method == "fused" else [target_layer or default_target_layer(model)]
     return size / max(_feature_side(model, layer, size) for layer in layers)
@@ -83,8 +92,14 @@ def fused_cam(model: nn.Module, images: torch.Tensor) -> tuple[np.ndarray, np.nd
     return maps, logits
 
 
+def accumulator_for(method: str, rules: AURules):
+    """The accumulator that turns the method's per-image values into a ranking."""
+    return SurrogateAccumulator(rules) if check_method(method) == "surrogate" else EngagementAccumulator(rules)
+
+
 def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landmarks: np.ndarray, rules: AURules, *,
-                      target_layer: nn.Module | None = None, rest_images: torch.Tensor | None = None
+                      target_layer: nn.Module | None = None, rest_images: torch.Tensor | None = None,
+                      rest_landmarks: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per-image AU values of one batch.
 
@@ -97,16 +112,19 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
     rest_images : Tensor, shape (N, 3, S, S), optional
         Occlusion's fill and integrated gradients' baseline: each image's subject at rest
         (normalised aligned crops); default a blur.
+    rest_landmarks : ndarray, shape (N, 68, 2), optional
+        Surrogate: each image's subject's resting landmarks (crop pixels); required.
 
     Returns
     -------
     values : ndarray, shape (N, n_AUs)
         CAM region means, occlusion probability drops or integrated-gradient sums (both may be
-        negative), for the predicted class.
+        negative), for the predicted class; surrogate: AU intensities 0-5.
     logits : ndarray, shape (N, C)
     maps : ndarray, shape (N, S, S) or None
-        The CAMs (for overlays); None for occlusion and integrated.
+        The CAMs (for overlays); None for the map-less methods.
     """
+    from .explain.au_surrogate import au_intensities
     from .explain.gradcam import gradcam
     from .explain.integrated import region_attributions
     from .explain.occlusion import blur_fill, occlusion_drops
@@ -118,6 +136,13 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
     if method == "fused":
         maps, logits = fused_cam(model, images)
         return region_means(maps, landmarks, rules), logits, maps
+    if method == "surrogate":
+        if rest_landmarks is None:
+            raise InputError("the surrogate method needs each image's resting landmarks (rest_landmarks)")
+        model.eval()
+        with torch.inference_mode():
+            logits = model(images).float().numpy()
+        return au_intensities(landmarks, rest_landmarks, rules.aus), logits, None
     size = images.shape[-2:]
     masks = np.stack([np.stack([m for m in rules.masks(points, size).values()]) for points in landmarks])
     fill = rest_images if rest_images is not None else blur_fill(images, rules.region_side(size[1]))
@@ -166,7 +191,8 @@ def tied_with(distances: np.ndarray, resolution: float, aus: list[str]) -> pd.Se
 
 def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarray, levels, *,
                      method: str = "gradcam", rules: AURules | str = "infant", subjects=None, n_boot: int = 1000,
-                     batch_size: int = 16, rest_images: torch.Tensor | None = None) -> pd.DataFrame:
+                     batch_size: int = 16, rest_images: torch.Tensor | None = None,
+                     rest_landmarks: np.ndarray | None = None) -> pd.DataFrame:
     """AU engagement of a model on labelled crops with a method: bootstrap table plus ``tied_with``.
 
     Parameters
@@ -176,23 +202,44 @@ def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarr
     landmarks : ndarray, shape (N, 68, 2)
         Landmarks in crop pixels.
     levels : array of int, shape (N,)
-        True levels; only correctly classified images count.
+        True levels; only correctly classified images count (surrogate: every image).
     subjects : array, shape (N,), optional
-        Subject ids for the bootstrap (default: each image its own subject).
+        Subject ids for the bootstrap (default: each image its own subject; the surrogate then
+        needs ``rest_landmarks``).
     rest_images : Tensor, shape (N, 3, S, S), optional
         Occlusion and integrated: each image's subject at rest (see :func:`engagement_values`).
+    rest_landmarks : ndarray, shape (N, 68, 2), optional
+        Surrogate: each image's subject's resting landmarks; default the landmarks of the
+        subject's lowest-level image.
     """
     rule_set = rules if isinstance(rules, AURules) else load_rules(rules)
     levels = np.asarray(levels, int)
     subjects = np.arange(len(levels)).astype(str) if subjects is None else np.asarray(subjects).astype(str)
-    accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
+    if method == "surrogate" and rest_landmarks is None:
+        if len(np.unique(subjects)) == len(subjects):
+            raise InputError("the surrogate method compares each image with its subject's resting face: give "
+                             "subjects (several images each) or rest_landmarks")
+        rest_of = {s: np.flatnonzero(subjects == s)[np.argmin(levels[subjects == s])] for s in np.unique(subjects)}
+        rest_landmarks = np.asarray(landmarks)[[rest_of[s] for s in subjects]]
+    accumulator, distances = accumulator_for(method, rule_set), CenterDistances(rule_set)
     for start in range(0, len(levels), batch_size):
         part = slice(start, start + batch_size)
         rest = rest_images[part] if rest_images is not None else None
-        values, logits, _ = engagement_values(method, model, images[part], landmarks[part], rule_set, rest_images=rest)
+        rest_points = rest_landmarks[part] if rest_landmarks is not None else None
+        values, logits, _ = engagement_values(method, model, images[part], landmarks[part], rule_set, rest_images=rest,
+                                              rest_landmarks=rest_points)
         correct = logits.argmax(axis=1) == levels[part]
-        accumulator.add(values, correct=correct, subjects=subjects[part], levels=levels[part])
+        accumulator.add(values, correct=correct, subjects=subjects[part], levels=levels[part],
+                        outputs=expected_level(logits))
         distances.add(landmarks[part], correct)
     result = accumulator.bootstrap(n_boot=n_boot)
-    resolution = resolution_px(method, model, images.shape[-1], rule_set)
-    return result.assign(tied_with=tied_with(distances.mean(), resolution, rule_set.aus)[result.index])
+    return result.assign(tied_with=method_ties(method, accumulator, distances, model, images.shape[-1])[result.index])
+
+
+def method_ties(method: str, accumulator, distances: CenterDistances, model: nn.Module, size: int,
+                target_layer: nn.Module | None = None) -> pd.Series:
+    """``tied_with`` per AU: AUs closer than the method's resolution, or (surrogate) moving together."""
+    if method == "surrogate":
+        return accumulator.tied_with()
+    return tied_with(distances.mean(), resolution_px(method, model, size, accumulator.rules, target_layer),
+                     accumulator.rules.aus)

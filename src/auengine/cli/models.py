@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..engagement_names import METHODS, REST_METHODS
+from ..engagement_names import MAPLESS_METHODS, METHODS
 from ..errors import InputError
 from . import options
 
@@ -35,11 +35,13 @@ def cmd_engagement(args: argparse.Namespace) -> int:
     print(result.round(4).to_string(), file=sys.stderr)
     tied = result.index[result["tied_with"] != ""]
     if len(tied):
-        print(f"auengine engagement: {', '.join(tied)} sit closer than the {args.method} method's resolution to the "
-              "AUs in tied_with: their order is not meaningful", file=sys.stderr)
+        why = ("move together in the data with" if args.method == "surrogate"
+               else f"sit closer than the {args.method} method's resolution to")
+        print(f"auengine engagement: {', '.join(tied)} {why} the AUs in tied_with: their order is not meaningful",
+              file=sys.stderr)
     for note in result.attrs.get("notes", []):
         print(f"auengine engagement: warning: {note}", file=sys.stderr)
-    overlays = "" if args.method in REST_METHODS else ", overlays/"        # only the CAMs have a map to draw
+    overlays = "" if args.method in MAPLESS_METHODS else ", overlays/"        # only the CAMs have a map to draw
     print(f"auengine engagement: {args.out}/engagement.csv, engagement_by_level.csv, engagement.png{overlays}",
           file=sys.stderr)
     return 0
@@ -171,9 +173,10 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     en.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of subjects for the 95%% CI")
     en.add_argument("--target-layer", help="with --method gradcam: Grad-CAM layer by module name (default: the last "
                                            "conv block, ResNet layer4; layer3 gives 14 x 14 maps at 224 px)")
-    en.add_argument("--method", choices=METHODS, default="occlusion",
-                    help="occlusion (default, chosen by docs/engagement.md's multi-rule validation): probability drop "
-                         "when each AU region is replaced by the subject's resting face; integrated: integrated "
+    en.add_argument("--method", choices=METHODS, default="surrogate",
+                    help="surrogate (default, chosen by docs/engagement.md's multi-rule validation): the model's "
+                         "expected level regressed on the AU intensities the landmarks show; occlusion: probability "
+                         "drop when each AU region is replaced by the subject's resting face; integrated: integrated "
                          "gradients from the resting face, summed per region; fused: LayerCAM on layer3 + layer4; "
                          "gradcam: the paper's Eq. 2 on the last conv block (to reproduce it)")
     en.add_argument("--deidentify", choices=["blur", "mask", "phantom"],

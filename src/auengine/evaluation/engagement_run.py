@@ -1,4 +1,4 @@
-"""AU engagement of trained e2e models: a method (Grad-CAM, fused CAM, occlusion) on each fold's held-out subjects.
+"""AU engagement of trained e2e models: a method (engagement_methods.py) on each fold's held-out subjects.
 
 For every fold in RUN, the fold's model scores its test (or validation) subjects'
 aligned face crops; per-AU values of the predicted class are kept for correctly
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 from ..au.rules import load_rules
-from ..engagement import EngagementAccumulator
-from ..engagement_methods import (REST_METHODS, CenterDistances, check_method, engagement_values, resolution_px,
-                                  tied_with)
+from ..engagement_methods import (REST_METHODS, CenterDistances, accumulator_for, check_method, engagement_values,
+                                  method_ties, resolution_px)
+from ..explain.au_surrogate import expected_level
 from ..errors import InputError
 from ..io.tables import write_table
 from ..models.data import ManifestImages
@@ -62,20 +62,22 @@ LEARNED_UA_FACTOR = 1.5
 MIN_SUBJECTS = 5
 
 
-def reliability_notes(run: str | Path, n_levels: int, n_subjects: int) -> list[tuple[str, str]]:
+def reliability_notes(run: str | Path, n_levels: int, n_subjects: int, counted: str = "correctly classified"
+                      ) -> list[tuple[str, str]]:
     """What makes a ranking from ``run`` untrustworthy, as (headline, advice) pairs: a model near
     chance on its held-out subjects (mean UA in RUN/metrics.csv < LEARNED_UA_FACTOR / n_levels),
-    or intervals resampling fewer than MIN_SUBJECTS subjects. Empty when neither applies."""
+    or intervals resampling fewer than MIN_SUBJECTS subjects (with ``counted`` images). Empty when
+    neither applies."""
     notes = []
     metrics = Path(run) / "metrics.csv"
     if metrics.is_file():
         ua = float(pd.read_csv(metrics)["UA"].mean())
         if ua < LEARNED_UA_FACTOR / n_levels:
             notes.append((f"model near chance (held-out UA {ua:.2f}, chance {1 / n_levels:.2f})",
-                          "it has probably not learned the levels, so the ranking shows where it looks, not where "
+                          "it has probably not learned the levels, so the ranking describes the model, not where "
                           "pain is; train longer or on more subjects"))
     if n_subjects < MIN_SUBJECTS:
-        notes.append((f"only {n_subjects} subject(s) with correctly classified images",
+        notes.append((f"only {n_subjects} subject(s) with {counted} images",
                       f"intervals by subject need at least {MIN_SUBJECTS} to mean anything"))
     return notes
 
@@ -108,8 +110,9 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
 
     ``method``: "gradcam" (the paper's Eq. 2; this function's default, which the AuE-IPA chain in
     evaluation/experiment.py relies on), "fused" (LayerCAM on layer3 + layer4), "occlusion"
-    (the `auengine engagement` command's default, docs/engagement.md) or "integrated"
-    (integrated gradients from the resting face); engagement_methods.py.
+    (docs/engagement.md), "integrated" (integrated gradients from the resting face) or
+    "surrogate" (the model's expected level regressed on landmark AU intensities, every image
+    counted); engagement_methods.py.
     ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
     (models/preprocess.py), landmarks mapped through the same affine. The table's
     ``tied_with`` column lists AUs whose region centres are closer than the method's
@@ -127,7 +130,7 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         raise InputError(f"--target-layer applies to --method gradcam only, not {method!r}: add --method gradcam")
     out_dir = Path(out_dir)
     rule_set = load_rules(rules)
-    accumulator, distances = EngagementAccumulator(rule_set), CenterDistances(rule_set)
+    accumulator, distances = accumulator_for(method, rule_set), CenterDistances(rule_set)
     examples: dict[int, list] = {}
     folds = fold_dirs(run)
     held_out_subjects(run, folds, table)
@@ -145,23 +148,26 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         rows = table[table["subject"].astype(str).isin(held_out)]
         stage(f"{method} engagement, {fold.name}: {len(rows)} images of {len(held_out)} held-out subjects")
         dataset = ManifestImages(rows, train=False, prep=config.preprocessing)
-        rest_of = resting_rows(rows) if method in REST_METHODS else None
+        rest_of = resting_rows(rows) if method in REST_METHODS + ("surrogate",) else None
         rest_cache: dict[int, torch.Tensor] = {}
         for start in bar(range(0, len(rows), batch_size), desc=f"engagement {fold.name}", progress=progress):
             batch = rows.iloc[start:start + batch_size]
             indices = range(start, start + len(batch))
             images = torch.stack([dataset[i][0] for i in indices])
             landmarks = crop_landmarks(dataset, indices)
-            rest = None
-            if rest_of is not None:
+            rest = rest_points = None
+            if method in REST_METHODS:
                 for position in (rest_of[s] for s in batch["subject"].astype(str)):
                     rest_cache.setdefault(position, dataset[position][0])
                 rest = torch.stack([rest_cache[rest_of[s]] for s in batch["subject"].astype(str)])
+            elif method == "surrogate":
+                rest_points = crop_landmarks(dataset, [rest_of[s] for s in batch["subject"].astype(str)])
             values, logits, cams = engagement_values(method, model, images, landmarks, rule_set, target_layer=layer,
-                                                     rest_images=rest)
+                                                     rest_images=rest, rest_landmarks=rest_points)
             levels = batch["level"].to_numpy()
             correct = logits.argmax(axis=1) == levels
-            accumulator.add(values, correct=correct, subjects=batch["subject"].astype(str), levels=levels)
+            accumulator.add(values, correct=correct, subjects=batch["subject"].astype(str), levels=levels,
+                            outputs=expected_level(logits))
             distances.add(landmarks, correct)
             for i in np.flatnonzero(correct):
                 items = examples.setdefault(int(levels[i]), [])
@@ -171,17 +177,19 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         raise InputError(f"{run}: the models classified none of the held-out subjects' images correctly, and "
                          "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
-    result["tied_with"] = tied_with(distances.mean(), resolution, rule_set.aus)[result.index]
-    notes = reliability_notes(run, config.n_levels, accumulator.n_subjects)
+    result["tied_with"] = method_ties(method, accumulator, distances, model, config.size, layer)[result.index]
+    notes = reliability_notes(run, config.n_levels, accumulator.n_subjects,
+                              "counted" if method == "surrogate" else "correctly classified") + accumulator.notes()
     sentences = [f"{headline}: {advice}" for headline, advice in notes]
-    fill = {"rest_face": "each subject's least painful image (lowest level, then score), same place"} \
-        if method in REST_METHODS else {}
+    fill = {"rest_face": "each subject's least painful image (lowest level, then score)"
+            + (", same place" if method in REST_METHODS else ": its landmarks")} if rest_of is not None else {}
     write_table(result.reset_index(names="AU").assign(method=method, resolution_px=resolution, **fill,
                                                       notes=" | ".join(sentences)),
                 out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
     write_table(per_level.reset_index(names="AU"), out_dir / "engagement_by_level.csv")
-    title = "\n".join([f"AU engagement, {method}: {accumulator.n_images} correct images of {accumulator.n_subjects} "
+    counted = "images (all counted)" if method == "surrogate" else "correct images"
+    title = "\n".join([f"AU engagement, {method}: {accumulator.n_images} {counted} of {accumulator.n_subjects} "
                        "subjects, 95% CI by subject"] + [f"Caution: {headline}" for headline, _ in notes])
     engagement_chart(result, out_dir / "engagement.png", title)
     for level, items in examples.items():
