@@ -21,8 +21,9 @@ The region methods give values (N, n_AUs) that :class:`~auengine.engagement.Enga
 averages over correctly classified images and normalises to sum 1, with bootstrap intervals by
 subject; ``surrogate`` gives intensities that :class:`~auengine.explain.au_surrogate.SurrogateAccumulator`
 regresses on (:func:`accumulator_for` picks the right one).
-:class:`CenterDistances` and :func:`tied_with` say which AUs sit closer than the method's
-resolution, so their order is not meaningful.
+:func:`method_ties` says which AUs a method cannot tell apart, so their order is not meaningful:
+region centres closer than its resolution (:class:`CenterDistances`, :func:`tied_with`), or for
+the surrogate, intensities that move together.
 """
 from __future__ import annotations
 
