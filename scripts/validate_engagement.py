@@ -7,11 +7,12 @@ phantom data at --size px:
   2. train the CNN once (`train-e2e --folds 1`, --epochs, lr --lr; --restarts: again with the next
      seed while the validation WA is below 0.70);
   3. run every engagement method (--methods: gradcam, fused, occlusion, integrated, surrogate) on the validation
-     subjects (correctly classified images, bootstrap by subject) and time it;
+     subjects (correctly classified images; the surrogate every image; bootstrap by subject) and time it;
   4. score each ranking against the rule's true weights:
      - pair accuracy: share of (weighted AU, zero-weight AU) pairs with the weighted AU ranked
        higher, leaving out pairs whose Table I regions coincide (AU7/AU43 share the eye
-       centre, AU25/AU27 the mouth centre: no region method can tell them apart);
+       centre, AU25/AU27 the mouth centre: no region method can tell them apart; left out for
+       every method, so that the columns compare like with like);
      - Spearman correlation of engagement with the weights over all AUs.
 Writes OUT/results.csv (rule x method), OUT/summary.md (tables, mean and worst over the
 random rules), OUT/pair_accuracy.png, and per rule OUT/<rule>/ (run[_seed<k>], <method>/engagement.csv).

@@ -116,7 +116,7 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
     ``target_layer``: a module name ("layer3") for Grad-CAM instead of the last conv block. Inputs are the aligned face crops training fed
     (models/preprocess.py), landmarks mapped through the same affine. The table's
     ``tied_with`` column lists AUs whose region centres are closer than the method's
-    resolution: their relative order is not meaningful. ``attrs["notes"]`` (also the CSV's ``notes``
+    resolution (surrogate: whose intensities correlate >= 0.9): their relative order is not meaningful. ``attrs["notes"]`` (also the CSV's ``notes``
     column and the chart's title) says when the ranking is not to be trusted (reliability_notes).
     ``deidentify`` ("blur", "mask", "phantom"): the faces under the CAM overlays are de-identified
     (deidentify.py; the CAM is the real crop's, drawn on the shareable one).
