@@ -29,6 +29,9 @@ class EngagementAccumulator:
         The AU rule set (default "infant").
     """
 
+    #: which images count, for messages
+    counted = "correctly classified"
+
     def __init__(self, rules: AURules | str = "infant") -> None:
         self.rules = rules if isinstance(rules, AURules) else load_rules(rules)
         self.aus = self.rules.aus

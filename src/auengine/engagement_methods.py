@@ -36,7 +36,7 @@ from .au.rules import AURules, load_rules
 from .engagement import EngagementAccumulator, region_means
 from .engagement_names import METHODS, REST_METHODS
 from .errors import InputError
-from .explain.au_surrogate import SurrogateAccumulator, expected_level
+from .explain.au_surrogate import SurrogateAccumulator, au_intensities, expected_level
 
 
 def check_method(method: str) -> str:
@@ -125,7 +125,6 @@ def engagement_values(method: str, model: nn.Module, images: torch.Tensor, landm
     maps : ndarray, shape (N, S, S) or None
         The CAMs (for overlays); None for the map-less methods.
     """
-    from .explain.au_surrogate import au_intensities
     from .explain.gradcam import gradcam
     from .explain.integrated import region_attributions
     from .explain.occlusion import blur_fill, occlusion_drops
@@ -234,13 +233,12 @@ def model_engagement(model: nn.Module, images: torch.Tensor, landmarks: np.ndarr
                         outputs=expected_level(logits))
         distances.add(landmarks[part], correct)
     result = accumulator.bootstrap(n_boot=n_boot)
-    return result.assign(tied_with=method_ties(method, accumulator, distances, model, images.shape[-1])[result.index])
+    resolution = resolution_px(method, model, images.shape[-1], rule_set)
+    return result.assign(tied_with=method_ties(accumulator, distances, resolution)[result.index])
 
 
-def method_ties(method: str, accumulator, distances: CenterDistances, model: nn.Module, size: int,
-                target_layer: nn.Module | None = None) -> pd.Series:
-    """``tied_with`` per AU: AUs closer than the method's resolution, or (surrogate) moving together."""
-    if method == "surrogate":
+def method_ties(accumulator, distances: CenterDistances, resolution: float) -> pd.Series:
+    """``tied_with`` per AU: AUs closer than the method's ``resolution_px``, or (surrogate) moving together."""
+    if isinstance(accumulator, SurrogateAccumulator):
         return accumulator.tied_with()
-    return tied_with(distances.mean(), resolution_px(method, model, size, accumulator.rules, target_layer),
-                     accumulator.rules.aus)
+    return tied_with(distances.mean(), resolution, accumulator.rules.aus)

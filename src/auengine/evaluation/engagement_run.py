@@ -177,9 +177,8 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
         raise InputError(f"{run}: the models classified none of the held-out subjects' images correctly, and "
                          "engagement counts only correctly classified images; train longer or check the levels")
     result = accumulator.bootstrap(n_boot=n_boot)
-    result["tied_with"] = method_ties(method, accumulator, distances, model, config.size, layer)[result.index]
-    notes = reliability_notes(run, config.n_levels, accumulator.n_subjects,
-                              "counted" if method == "surrogate" else "correctly classified") + accumulator.notes()
+    result["tied_with"] = method_ties(accumulator, distances, resolution)[result.index]
+    notes = reliability_notes(run, config.n_levels, accumulator.n_subjects, accumulator.counted) + accumulator.notes()
     sentences = [f"{headline}: {advice}" for headline, advice in notes]
     fill = {"rest_face": "each subject's least painful image (lowest level, then score)"
             + (", same place" if method in REST_METHODS else ": its landmarks")} if rest_of is not None else {}
@@ -188,9 +187,8 @@ def run_engagement(run: str | Path, table: pd.DataFrame, out_dir: str | Path, *,
                 out_dir / "engagement.csv")
     per_level = pd.DataFrame({f"level_{lv}": accumulator.engagement(lv) for lv in sorted(examples)})
     write_table(per_level.reset_index(names="AU"), out_dir / "engagement_by_level.csv")
-    counted = "images (all counted)" if method == "surrogate" else "correct images"
-    title = "\n".join([f"AU engagement, {method}: {accumulator.n_images} {counted} of {accumulator.n_subjects} "
-                       "subjects, 95% CI by subject"] + [f"Caution: {headline}" for headline, _ in notes])
+    title = "\n".join([f"AU engagement, {method}: {accumulator.n_images} {accumulator.counted} images of "
+                       f"{accumulator.n_subjects} subjects, 95% CI by subject"] + [f"Caution: {headline}" for headline, _ in notes])
     engagement_chart(result, out_dir / "engagement.png", title)
     for level, items in examples.items():
         for k, (image, cam, landmarks) in enumerate(items):

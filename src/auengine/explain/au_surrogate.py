@@ -87,18 +87,24 @@ def _fit(stats: np.ndarray, alpha: float) -> tuple[np.ndarray, float, np.ndarray
     ``stats`` (3 + 2k + k*k,): n, sum x (k), sum y, sum x x^T (k*k), sum x y (k), sum y^2.
     AUs that do not vary get b = 0; R^2 is NaN when y does not vary.
     """
-    n, mean, y_mean, cov, cov_y, var_y, sd = _moments(stats)
-    k = len(mean)
-    live = sd > 1e-6 * np.maximum(1.0, np.abs(mean))
-    corr = np.zeros((k, k))
-    corr[np.ix_(live, live)] = np.clip(cov[np.ix_(live, live)] / np.outer(sd[live], sd[live]), -1, 1)
-    b = np.zeros(k)
+    _, mean, _, _, cov_y, var_y, sd = _moments(stats)
+    corr, live = _correlation(stats)
+    b = np.zeros(len(mean))
     if not live.any() or var_y <= 1e-12:
         return b, float("nan"), corr
     block, r = corr[np.ix_(live, live)], cov_y[live] / sd[live]
     b[live] = np.linalg.solve(block + alpha * np.eye(live.sum()), r)
     exact = np.linalg.pinv(block) @ r
     return b, float(min(1.0, exact @ r / var_y)), corr
+
+
+def _correlation(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AU correlation matrix (k, k) of summed statistics (0 for AUs that do not vary) and which vary (k,)."""
+    _, mean, _, cov, _, _, sd = _moments(stats)
+    live = sd > 1e-6 * np.maximum(1.0, np.abs(mean))
+    corr = np.zeros((len(mean), len(mean)))
+    corr[np.ix_(live, live)] = np.clip(cov[np.ix_(live, live)] / np.outer(sd[live], sd[live]), -1, 1)
+    return corr, live
 
 
 def _held_out_errors(per_subject: np.ndarray, alpha: float) -> np.ndarray:
@@ -148,6 +154,9 @@ class SurrogateAccumulator:
     (``engagement``, ``bootstrap``, ``n_images``, ``n_subjects``) plus ``tied_with`` and ``notes``.
     ``alpha``: a fixed ridge penalty instead of the cross-validated one (choose_alpha).
     """
+
+    #: which images count, for messages ("counted images": every image does)
+    counted = "counted"
 
     def __init__(self, rules: AURules, alpha: float | None = None) -> None:
         self.rules = rules
@@ -235,7 +244,7 @@ class SurrogateAccumulator:
 
     def tied_with(self) -> pd.Series:
         """Per AU, the AUs whose intensities correlate (|r|) >= TIE_CORRELATION with it (";"-joined; pairs only)."""
-        corr = _fit(self._by_subject(None).sum(axis=0), self.alpha())[2]
+        corr = _correlation(self._by_subject(None).sum(axis=0))[0]
         close = (np.abs(corr) >= TIE_CORRELATION) & ~np.eye(len(self.aus), dtype=bool)
         return pd.Series([";".join(self.aus[j] for j in np.flatnonzero(row)) for row in close],
                          index=self.aus, name="tied_with")
